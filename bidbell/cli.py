@@ -1,0 +1,219 @@
+"""The ``bidbell`` command line. Names and options here are a stable contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bidbell.clock import parse_iso, to_uk, utcnow
+from bidbell.settings import get_settings
+
+app = typer.Typer(
+    help="Bidbell: public contract opportunities for small firms and voluntary organisations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+subscribers = typer.Typer(help="Register and list subscribing organisations.", no_args_is_help=True)
+app.add_typer(subscribers, name="subscribers")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        _fail(f"--since {value!r} is not an ISO 8601 date or date-time")
+    return None
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the database."""
+    from models.db import migrate
+
+    s = get_settings()
+    rev = migrate(s.effective_database_url)
+    typer.echo(f"database ready at revision {rev}: {s.effective_database_url}")
+
+
+@app.command()
+def collect(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Source name (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Collect from this date (UK local if no zone).")
+    ] = None,
+) -> None:
+    """Crawl live sources into the store (from each source's checkpoint to now)."""
+    from flows.steps import collect_source, known_sources
+    from models.db import migrate
+
+    s = get_settings()
+    names = source or known_sources()
+    unknown = sorted(set(names) - set(known_sources()))
+    if unknown:
+        _fail(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known_sources())}")
+    migrate(s.effective_database_url)
+    failed = 0
+    for name in names:
+        typer.echo(f"collecting {name} ...")
+        r = collect_source(name, s, utcnow(), since=_since(since))
+        stored = r.stored
+        typer.echo(
+            f"  {name}: {r.notices} notice(s) in {r.windows} window(s); "
+            f"{stored.get('inserted', 0)} new, {stored.get('updated', 0)} updated, "
+            f"{stored.get('unchanged', 0)} unchanged; {r.errors} error(s)"
+        )
+        if r.error:
+            failed += 1
+            typer.secho(f"  {name}: {r.error} (log: {r.log_path})", fg=typer.colors.YELLOW)
+    raise typer.Exit(1 if failed == len(names) else 0)
+
+
+@app.command("import")
+def import_(
+    source: Annotated[str, typer.Option("--source", "-s", help="Source the files came from.")],
+    files: Annotated[list[Path], typer.Argument(help="Saved payload files.")],
+) -> None:
+    """Parse saved payload files of a source into the store."""
+    from flows.steps import import_files, known_sources
+    from models.db import migrate
+
+    if source not in known_sources():
+        _fail(f"unknown source {source!r}; known: {', '.join(known_sources())}")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        _fail(f"no such file: {', '.join(missing)}")
+    s = get_settings()
+    migrate(s.effective_database_url)
+    r = import_files(source, files, s, utcnow())
+    typer.echo(
+        f"{source}: {r.received} record(s) read; {r.inserted} new, {r.updated} updated, "
+        f"{r.unchanged} unchanged, {r.rejected} rejected; "
+        f"opportunities: {r.opportunities_new} new, {r.opportunities_changed} changed"
+    )
+    if r.rejected:
+        typer.secho(
+            f"{r.rejected} record(s) could not be used; they are kept in the ingesterror table",
+            fg=typer.colors.YELLOW,
+        )
+
+
+@subscribers.command("add")
+def subscribers_add(
+    name: Annotated[str, typer.Option(help="Organisation name.")],
+    email: Annotated[str, typer.Option(help="Where alerts go.")],
+    kind: Annotated[str, typer.Option(help="sme, vcse or infrastructure.")] = "sme",
+    cpv: Annotated[
+        list[str] | None, typer.Option(help="CPV code prefix, e.g. 85 or 7931 (repeatable).")
+    ] = None,
+    keyword: Annotated[
+        list[str] | None, typer.Option(help="Keyword or phrase (repeatable).")
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option(help="NUTS/ITL code, e.g. UKJ4 for Kent (repeatable).")
+    ] = None,
+    min_value: Annotated[float | None, typer.Option(help="Smallest contract value, £.")] = None,
+    max_value: Annotated[float | None, typer.Option(help="Largest contract value, £.")] = None,
+) -> None:
+    """Register an organisation with one profile (or replace its profile)."""
+    from models.db import migrate
+    from models.subscribers import SubscriberError, add_subscriber
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    try:
+        org, profile, created = add_subscriber(
+            name=name, email=email, kind=kind, cpv_prefixes=cpv or [], keywords=keyword or [],
+            regions=region or [], min_value=min_value, max_value=max_value,
+        )  # fmt: skip
+    except SubscriberError as exc:
+        _fail(str(exc))
+        return
+    verb = "registered" if created else "updated"
+    typer.echo(f"{verb} {org.name} <{org.email}> (organisation {org.id}, profile {profile.id})")
+
+
+@subscribers.command("list")
+def subscribers_list() -> None:
+    """List organisations and their profiles."""
+    from models.db import migrate
+    from models.subscribers import list_subscribers
+
+    migrate(get_settings().effective_database_url)
+    for org, profile in list_subscribers():
+        typer.echo(
+            f"{org.id}\t{org.name}\t{org.email}\t{org.kind}\tcpv={','.join(profile.cpv_prefixes)}"
+            f"\tkeywords={','.join(profile.keywords)}\tregions={','.join(profile.regions)}"
+            f"\tvalue={profile.min_value or 0:.0f}-{profile.max_value or 0:.0f}"
+        )
+
+
+@app.command()
+def opportunities(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 1000,
+) -> None:
+    """List stored opportunities."""
+    from models.db import migrate
+    from models.query import list_opportunities, opportunity_json
+
+    migrate(get_settings().effective_database_url)
+    for o in list_opportunities(limit):
+        if as_json:
+            typer.echo(json.dumps(opportunity_json(o), ensure_ascii=False))
+        else:
+            deadline = to_uk(o.deadline).strftime("%Y-%m-%d %H:%M") if o.deadline else "-"
+            amount = o.value_amount if o.value_amount is not None else o.value_amount_gross
+            value = f"{amount:,.0f}" if amount is not None else "-"
+            typer.echo(f"{o.ocid}\t{o.stage}\t{deadline}\t{value}\t{o.buyer_name}\t{o.title}")
+
+
+@app.command()
+def run(
+    source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None,
+) -> None:
+    """The whole pipeline once, against the live sources: collect, store, match, send, feed."""
+    from flows.runner import run_pipeline_cli
+
+    raise typer.Exit(run_pipeline_cli(source or None))
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        bool, typer.Option(help="Keep the demo's database from an earlier run (show idempotency).")
+    ] = False,
+) -> None:
+    """The whole pipeline once, offline, on the real captures served from 127.0.0.1."""
+    from bidbell.demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep))
+
+
+def main() -> None:
+    # Quiet third-party noise before anything imports Prefect or Scrapy.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The one settings object. Every knob is an environment variable prefixed ``BIDBELL_``.
+
+Nothing else in the code base reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+UK = ZoneInfo("Europe/London")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BIDBELL_", env_file=None, extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------
+    var_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Working folder: database, raw captures, feeds, Prefect home.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Default: SQLite file var/bidbell.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+
+    # --- sources -------------------------------------------------------------------------
+    find_a_tender_url: str = Field(
+        default="https://www.find-tender.service.gov.uk",
+        description="Base URL of Find a Tender (point it at 127.0.0.1 for tests and the demo).",
+    )
+    fts_window_hours: float = Field(
+        default=3.0, gt=0, description="Find a Tender: hours per updatedFrom/updatedTo window."
+    )
+    fts_page_limit: int = Field(default=100, ge=1, le=100, description="Find a Tender page size.")
+    first_run_lookback_hours: float = Field(
+        default=24.0, gt=0, description="How far back a source's first collection reaches."
+    )
+    fixtures_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "fixtures",
+        description="Folder of real captured payloads used by the demo and the tests.",
+    )
+    user_agent: str = Field(
+        default="Bidbell/0.1 (+https://github.com/bidbell/bidbell; opportunity alerts for SMEs)",
+    )
+    crawl_timeout_s: float = Field(default=1800.0, gt=0, description="Wall-clock cap per crawl.")
+    download_timeout_s: float = Field(default=60.0, gt=0)
+    retry_times: int = Field(default=5, ge=0, description="Retries per request on 429/503/5xx.")
+    backoff_base_s: float = Field(
+        default=5.0, ge=0, description="Backoff when a 429/503 has no Retry-After: base*2^n."
+    )
+    backoff_max_s: float = Field(default=300.0, ge=0, description="Cap on any single wait.")
+
+    # --- delivery ------------------------------------------------------------------------
+    email_url: str = Field(
+        default="mailto://localhost:25?from=alerts@bidbell.localhost&name=Bidbell",
+        description="apprise URL of the SMTP relay; the recipient is added per alert as to=.",
+    )
+    extra_apprise_urls: list[str] = Field(
+        default_factory=list, description="Extra apprise URLs that get every alert (ops copy)."
+    )
+    public_url: str = Field(
+        default="http://localhost:8000", description="Where links in emails and feeds point."
+    )
+
+    # --- time ----------------------------------------------------------------------------
+    as_of: datetime | None = Field(
+        default=None,
+        description="Pretend 'now' is this instant (replaying old captures). Unset: real time.",
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            v = v.replace(tzinfo=UK)
+        return v
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'bidbell.db'}"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.var_dir / "raw"
+
+    @property
+    def feed_dir(self) -> Path:
+        return self.var_dir / "feeds"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.var_dir / "prefect"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (after changing BIDBELL_* variables)."""
+    get_settings.cache_clear()

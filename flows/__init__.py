@@ -1,0 +1,1 @@
+"""Prefect flows and the plain steps they wrap (flows -> spiders/matching/notifiers -> models)."""

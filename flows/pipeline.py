@@ -1,0 +1,70 @@
+"""The Prefect flow: collect (one task per source) -> match -> send -> feed.
+
+Tasks are thin wrappers around flows.steps; each works on a source or a batch, never on a
+single notice or recipient (a task run costs ~20 ms here). Import via flows.runner, which
+prepares Prefect's environment (local mode, quiet) before Prefect is imported.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from bidbell.clock import utcnow
+from bidbell.settings import get_settings
+from flows import steps
+
+
+# No caching anywhere: every run must look at the sources and the outbox afresh.
+# No Prefect timeouts: sync tasks run in threads that Prefect cannot interrupt; the crawl
+# subprocess and the SMTP client carry their own time limits.
+@task(
+    name="collect_source",
+    retries=1,
+    retry_delay_seconds=30,
+    cache_policy=NO_CACHE,
+)
+def collect_source(name: str, now: datetime) -> dict[str, Any]:
+    return steps.collect_source(name, get_settings(), now).as_dict()
+
+
+@task(
+    name="match_alerts",
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+)
+def match_alerts(now: datetime) -> dict[str, Any]:
+    return vars(steps.match_alerts(get_settings(), now))
+
+
+@task(name="deliver_alerts", retries=0, cache_policy=NO_CACHE)
+def deliver_alerts(now: datetime) -> dict[str, Any]:
+    # No task-level retry: each alert is its own attempt, recorded and retried next run.
+    return vars(steps.deliver_alerts(get_settings(), now))
+
+
+@task(
+    name="publish_feed",
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+)
+def publish_feed(now: datetime) -> str:
+    return str(steps.publish_feed(get_settings(), now))
+
+
+@flow(name="run_pipeline", log_prints=False, validate_parameters=True)
+def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
+    now = utcnow()
+    names = sources or steps.known_sources()
+    futures = [collect_source.submit(name, now) for name in names]
+    collected = [f.result() for f in futures]
+    alerts = match_alerts(now)
+    sent = deliver_alerts(now)
+    feed = publish_feed(now)
+    return {"now": now.isoformat(), "collected": collected, "alerts": alerts, "sent": sent,
+            "feed": feed}  # fmt: skip

@@ -1,0 +1,1 @@
+"""The domain: tables, engine/session, upserts, migrations, and pure derivations."""

@@ -1,0 +1,66 @@
+"""Per-source checkpoints: which window to ask for next, and how far a crawl really got."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from models.normalise import parse_datetime
+from models.tables import SourceState
+
+
+def get_state(session: Session, source: str) -> SourceState:
+    state = session.get(SourceState, source)
+    if state is None:
+        state = SourceState(source=source)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def next_window(
+    session: Session, source: str, now: datetime, lookback: timedelta, since: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """From the checkpoint (or ``since``, or ``now - lookback`` on a first run) to now."""
+    state = get_state(session, source)
+    start = since or state.checkpoint or (now - lookback)
+    return start, now
+
+
+def completed_until(windows: list[dict[str, Any]]) -> datetime | None:
+    """End of the longest run of completed windows from the start, in time order.
+
+    A failed window stops the checkpoint there, so the next run asks for it again.
+    """
+    reached = None
+    for w in sorted(windows, key=lambda w: w["start"]):
+        if w["status"] != "complete":
+            break
+        reached = parse_datetime(w["end"])
+    return reached
+
+
+def record_run(
+    session: Session,
+    source: str,
+    now: datetime,
+    windows: list[dict[str, Any]],
+    items: int,
+    error: str | None,
+) -> SourceState:
+    state = get_state(session, source)
+    state.last_run_at = now
+    state.last_items = items
+    state.total_items += items
+    reached = completed_until(windows)
+    if reached is not None and (state.checkpoint is None or reached > state.checkpoint):
+        state.checkpoint = reached
+    if error:
+        state.last_error = error
+    else:
+        state.last_success_at = now
+        state.last_error = None
+    session.add(state)
+    return state

@@ -1,0 +1,247 @@
+"""Store raw notices: upsert notices, rebuild the opportunities they describe, keep errors.
+
+Re-storing the same records changes nothing. A record that cannot be normalised becomes an
+IngestError row (reason, source, record id, raw payload) and the others are still stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlmodel import Session
+
+from models.normalise import (
+    NormaliseError,
+    NoticeFields,
+    content_hash,
+    merge_notices,
+    normalise_release,
+    parse_datetime,
+)
+from models.tables import IngestError, Notice, Opportunity
+from models.upsert import upsert
+
+log = logging.getLogger(__name__)
+CHUNK = 1000
+
+
+@dataclass
+class StoreResult:
+    received: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    opportunities_new: int = 0
+    opportunities_changed: int = 0
+    new_opportunity_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: StoreResult) -> None:
+        for k, v in vars(other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+    def summary(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+
+
+def iter_jsonl(path: Path, source: str) -> Iterator[dict[str, Any] | IngestError]:
+    """Lines of a JSONL file; an unreadable line becomes an IngestError (not an exception)."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+                yield record
+            except ValueError as exc:
+                yield IngestError(
+                    source=source,
+                    url=str(path),
+                    record=f"line {lineno}",
+                    reason=f"unreadable line: {exc}",
+                    body=line,
+                    created_at=datetime.now(UTC),
+                )
+
+
+def _chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    buf: list[Any] = []
+    for it in items:
+        buf.append(it)
+        if len(buf) >= n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def store_records(
+    session: Session, records: Iterable[dict[str, Any] | IngestError], now: datetime | None = None
+) -> StoreResult:
+    """Store RawNotice-shaped dicts ({source, source_id, url, fetched_at, payload})."""
+    now = now or datetime.now(UTC)
+    result = StoreResult()
+    fresh: dict[tuple[str, str], NoticeFields] = {}
+    touched_ocids: set[str] = set()
+    for chunk in _chunks(records, CHUNK):
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for rec in chunk:
+            result.received += 1
+            if isinstance(rec, IngestError):
+                session.add(rec)
+                result.rejected += 1
+                continue
+            source = str(rec.get("source") or "")
+            payload = rec.get("payload")
+            try:
+                if not source:
+                    raise NormaliseError("record has no source")
+                fields = normalise_release(source, payload)
+            except NormaliseError as exc:
+                rid = rec.get("source_id") or (
+                    payload.get("id") if isinstance(payload, dict) else None
+                )
+                log.warning("%s: record %s rejected: %s", source or "?", rid, exc)
+                session.add(
+                    IngestError(
+                        source=source or "?",
+                        url=str(rec.get("url") or ""),
+                        record=str(rid) if rid else None,
+                        reason=str(exc),
+                        body=json.dumps(rec, ensure_ascii=False, default=str),
+                        created_at=now,
+                    )
+                )
+                result.rejected += 1
+                continue
+            key = (source, fields.source_id)
+            fresh[key] = fields
+            rows[key] = {
+                "source": source,
+                "source_id": fields.source_id,
+                "ocid": fields.ocid,
+                "url": fields.url or str(rec.get("url") or ""),
+                "notice_type": fields.notice_type,
+                "stage": fields.stage,
+                "title": fields.title,
+                "published_at": fields.published_at,
+                "fetched_at": parse_datetime(rec.get("fetched_at")) or now,
+                "stored_at": now,
+                "content_hash": content_hash(payload),
+                "payload": payload,
+            }
+        if not rows:
+            continue
+        existing = {
+            (s, i): h
+            for s, i, h in session.execute(
+                select(Notice.source, Notice.source_id, Notice.content_hash).where(  # type: ignore[call-overload]
+                    tuple_(Notice.source, Notice.source_id).in_(list(rows))
+                )
+            )
+        }
+        changed = []
+        for key, row in rows.items():
+            old = existing.get(key)
+            if old is None:
+                result.inserted += 1
+            elif old != row["content_hash"]:
+                result.updated += 1
+            else:
+                result.unchanged += 1
+                continue
+            changed.append(row)
+            touched_ocids.add(row["ocid"])
+        upsert(
+            session,
+            Notice,
+            changed,
+            keys=["source", "source_id"],
+            update=[
+                "ocid",
+                "url",
+                "notice_type",
+                "stage",
+                "title",
+                "published_at",
+                "fetched_at",
+                "stored_at",
+                "content_hash",
+                "payload",
+            ],
+        )
+    session.flush()
+    for ocids in _chunks(sorted(touched_ocids), CHUNK):
+        _rebuild_opportunities(session, ocids, fresh, now, result)
+    return result
+
+
+def _rebuild_opportunities(
+    session: Session,
+    ocids: list[str],
+    fresh: dict[tuple[str, str], NoticeFields],
+    now: datetime,
+    result: StoreResult,
+) -> None:
+    by_ocid: dict[str, list[NoticeFields]] = {o: [] for o in ocids}
+    sources: dict[str, set[str]] = {o: set() for o in ocids}
+    q = select(Notice.source, Notice.source_id, Notice.ocid, Notice.payload).where(  # type: ignore[call-overload]
+        Notice.ocid.in_(ocids)  # type: ignore[attr-defined]
+    )
+    for source, source_id, ocid, payload in session.execute(q):
+        fields = fresh.get((source, source_id)) or normalise_release(source, payload)
+        by_ocid[ocid].append(fields)
+        sources[ocid].add(source)
+    current = {
+        o.ocid: o
+        for o in session.exec(select(Opportunity).where(Opportunity.ocid.in_(ocids)))  # type: ignore[attr-defined, call-overload]
+    }
+    for ocid, notices in by_ocid.items():
+        merged = merge_notices(notices)
+        merged["sources"] = sorted(sources[ocid])
+        digest = content_hash(merged)
+        opp = current.get(ocid)
+        if opp is None:
+            opp = Opportunity(
+                **merged, content_hash=digest, version=1, first_seen_at=now, updated_at=now
+            )
+            session.add(opp)
+            session.flush()
+            result.opportunities_new += 1
+            assert opp.id is not None
+            result.new_opportunity_ids.append(opp.id)
+        elif opp.content_hash != digest:
+            for k, v in merged.items():
+                setattr(opp, k, v)
+            opp.content_hash, opp.version, opp.updated_at = digest, opp.version + 1, now
+            session.add(opp)
+            result.opportunities_changed += 1
+    session.flush()
+
+
+def store_errors(session: Session, errors: Iterable[dict[str, Any]]) -> int:
+    """Keep spider errors (RawError dicts) with their raw payload."""
+    n = 0
+    for e in errors:
+        session.add(
+            IngestError(
+                source=str(e.get("source") or "?"),
+                url=str(e.get("url") or ""),
+                record=e.get("record"),
+                reason=str(e.get("reason") or "unknown"),
+                status=e.get("status"),
+                body=str(e.get("body") or ""),
+                created_at=parse_datetime(e.get("fetched_at")) or datetime.now(UTC),
+            )
+        )
+        n += 1
+    return n

@@ -1,0 +1,290 @@
+"""Small declarative base classes. A source file sets class attributes; the base does the work.
+
+``OcdsReleasePackageSpider`` covers APIs that answer OCDS release packages for a date window
+and page with a cursor in ``links.next`` (Find a Tender; later Contracts Finder and others).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import scrapy
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from spiders.items import RawError, RawNotice
+
+UK = ZoneInfo("Europe/London")
+
+
+class SpiderConfigError(ValueError):
+    """The spider was configured in a way that cannot work."""
+
+
+class PageError(ValueError):
+    """A page that cannot be used (not JSON, not a release package...)."""
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _finite_or_none(text: str) -> float | None:
+    # Find a Tender has published numbers such as 1e9999; json would make them inf,
+    # which is not a value and cannot be written back as JSON.
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def loads_tolerant(body: bytes | str) -> Any:
+    return json.loads(body, parse_float=_finite_or_none, parse_constant=lambda _c: None)
+
+
+def parse_aware(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UK)).astimezone(UTC)
+
+
+@dataclass
+class Window:
+    start: datetime
+    end: datetime
+    status: str = "pending"  # pending | complete | failed
+    pages: int = 0
+    notices: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "status": self.status,
+            "pages": self.pages,
+            "notices": self.notices,
+            "error": self.error,
+        }
+
+
+@dataclass
+class CrawlReport:
+    windows: list[Window] = field(default_factory=list)
+    errors: int = 0
+
+
+class OcdsReleasePackageSpider(scrapy.Spider):
+    """Windows of ``updated_from``..``updated_to``, each paged through ``links.next``.
+
+    Spider arguments (``-a`` or keyword): ``base_url``, ``updated_from``, ``updated_to``
+    (ISO 8601; naive means UK local time), ``window_hours``, ``limit``.
+    """
+
+    # --- declared by each source ---------------------------------------------------------
+    source: ClassVar[str] = ""
+    endpoint: ClassVar[str] = ""
+    from_param: ClassVar[str] = ""
+    to_param: ClassVar[str] = ""
+    limit_param: ClassVar[str] = "limit"
+    max_limit: ClassVar[int] = 100
+    # The API wants UK local time with no zone designator.
+    date_format: ClassVar[str] = "%Y-%m-%dT%H:%M:%S"
+    extra_params: ClassVar[dict[str, str]] = {}
+
+    def __init__(
+        self,
+        base_url: str = "",
+        updated_from: str = "",
+        updated_to: str = "",
+        window_hours: float | str = 3,
+        limit: int | str = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        missing = [
+            a for a in ("source", "endpoint", "from_param", "to_param") if not getattr(self, a)
+        ]
+        if missing:
+            raise SpiderConfigError(f"{type(self).__name__} does not declare {', '.join(missing)}")
+        if not base_url.startswith(("http://", "https://")):
+            raise SpiderConfigError(
+                f"{self.source}: base_url must be an http(s) URL, got {base_url!r}"
+            )
+        if not updated_from or not updated_to:
+            raise SpiderConfigError(f"{self.source}: updated_from and updated_to are required")
+        self.base_url = base_url.rstrip("/")
+        self.updated_from = parse_aware(updated_from)
+        self.updated_to = parse_aware(updated_to)
+        if self.updated_from >= self.updated_to:
+            raise SpiderConfigError(
+                f"{self.source}: updated_from {updated_from} is not before updated_to {updated_to}"
+            )
+        self.window = timedelta(hours=float(window_hours))
+        if self.window <= timedelta(0):
+            raise SpiderConfigError(f"{self.source}: window_hours must be positive")
+        self.limit = int(limit)
+        if not 1 <= self.limit <= self.max_limit:
+            raise SpiderConfigError(
+                f"{self.source}: limit must be 1..{self.max_limit}, got {limit}"
+            )
+        self.report = CrawlReport(windows=self._windows())
+
+    # --- windows -------------------------------------------------------------------------
+    def _windows(self) -> list[Window]:
+        out, start = [], self.updated_from
+        while start < self.updated_to:
+            end = min(start + self.window, self.updated_to)
+            out.append(Window(start, end))
+            start = end
+        return out
+
+    def _fmt(self, dt: datetime) -> str:
+        return dt.astimezone(UK).strftime(self.date_format)
+
+    def window_url(self, w: Window) -> str:
+        params = {
+            self.from_param: self._fmt(w.start),
+            self.to_param: self._fmt(w.end),
+            self.limit_param: str(self.limit),
+            **self.extra_params,
+        }
+        return f"{self.base_url}{self.endpoint}?{urlencode(params)}"
+
+    async def start(self) -> Any:
+        for i, w in enumerate(self.report.windows):
+            yield scrapy.Request(
+                self.window_url(w),
+                callback=self.parse_page,
+                errback=self.on_error,
+                meta={"window": i},
+                dont_filter=True,
+            )
+
+    # --- pages ---------------------------------------------------------------------------
+    @classmethod
+    def read_package(
+        cls, body: bytes | str, url: str
+    ) -> tuple[list[RawNotice | RawError], str | None]:
+        """One page (or saved file) -> its records and the next page's URL.
+
+        Raises PageError when the page as a whole is unusable; a bad record inside a good
+        page becomes a RawError and the others are kept.
+        """
+        try:
+            package = loads_tolerant(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PageError(f"malformed page: {exc}") from exc
+        if not isinstance(package, dict) or not isinstance(package.get("releases"), list):
+            raise PageError("not an OCDS release package (no 'releases' list)")
+        fetched = _now_iso()
+        records = [
+            cls.notice_from_release(release, url, position, fetched)
+            for position, release in enumerate(package["releases"])
+        ]
+        links = package.get("links") if isinstance(package.get("links"), dict) else {}
+        next_url = links.get("next") if isinstance(links.get("next"), str) else None
+        return records, next_url
+
+    @classmethod
+    def notice_from_release(
+        cls, release: Any, url: str, position: int, fetched_at: str
+    ) -> RawNotice | RawError:
+        if not isinstance(release, dict) or not release.get("id"):
+            return RawError(
+                source=cls.source,
+                url=url,
+                reason="release without an id",
+                record=f"#{position}",
+                fetched_at=fetched_at,
+                body=json.dumps(release, ensure_ascii=False),
+            )
+        return RawNotice(
+            source=cls.source,
+            source_id=str(release["id"]),
+            ocid=release.get("ocid") if isinstance(release.get("ocid"), str) else None,
+            url=url,
+            fetched_at=fetched_at,
+            payload=release,
+        )
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        w = self.report.windows[response.meta["window"]]
+        w.pages += 1
+        try:
+            records, next_url = self.read_package(response.body, response.url)
+        except PageError as exc:
+            yield self._fail(
+                w,
+                response.url,
+                str(exc),
+                response.status,
+                response.body.decode("utf-8", "replace"),
+            )
+            return
+        for record in records:
+            if isinstance(record, RawError):
+                self.report.errors += 1
+                self.logger.error(
+                    "%s: %s (%s at %s)", self.source, record.reason, record.record, record.url
+                )
+            else:
+                w.notices += 1
+            yield record
+        if next_url:
+            yield response.follow(
+                next_url,
+                callback=self.parse_page,
+                errback=self.on_error,
+                meta={"window": response.meta["window"]},
+                dont_filter=True,
+            )
+        else:
+            w.status = "complete"
+            self.logger.log(
+                logging.INFO if w.notices else logging.DEBUG,
+                "%s: window %s..%s complete: %d page(s), %d notice(s)",
+                self.source,
+                self._fmt(w.start),
+                self._fmt(w.end),
+                w.pages,
+                w.notices,
+            )
+
+    def on_error(self, failure: Failure) -> Iterator[RawError]:
+        request = failure.request  # type: ignore[attr-defined]
+        w = self.report.windows[request.meta["window"]]
+        if failure.check(HttpError):
+            response = failure.value.response
+            yield self._fail(
+                w,
+                request.url,
+                f"HTTP {response.status}",
+                response.status,
+                response.body.decode("utf-8", "replace"),
+            )
+        else:
+            yield self._fail(
+                w, request.url, f"{failure.type.__name__}: {failure.getErrorMessage()}"
+            )
+
+    def _fail(
+        self, w: Window, url: str, reason: str, status: int | None = None, body: str = ""
+    ) -> RawError:
+        w.status, w.error = "failed", reason
+        self.report.errors += 1
+        self.logger.error("%s: %s at %s", self.source, reason, url)
+        return RawError(
+            source=self.source,
+            url=url,
+            reason=reason,
+            status=status,
+            fetched_at=_now_iso(),
+            body=body,
+        )
