@@ -138,9 +138,15 @@ def subscribers_add(
     migrate(s.effective_database_url)
     try:
         org, profile, created = add_subscriber(
-            name=name, email=email, kind=kind, cpv_prefixes=cpv or [], keywords=keyword or [],
-            regions=region or [], min_value=min_value, max_value=max_value,
-        )  # fmt: skip
+            name=name,
+            email=email,
+            kind=kind,
+            cpv_prefixes=cpv or [],
+            keywords=keyword or [],
+            regions=region or [],
+            min_value=min_value,
+            max_value=max_value,
+        )
     except SubscriberError as exc:
         _fail(str(exc))
         return

@@ -10,6 +10,7 @@ import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,11 +20,27 @@ from bidbell.settings import get_settings, reset_settings
 
 SAMPLE_SUBSCRIBERS = [
     # (name, email, kind, cpv prefixes, keywords, regions, min, max)
-    ("Bedfordshire Care Collective", "bids@bedscare.example.org", "vcse",
-     ["85"], ["supported living"], ["UKH2"], None, 5_000_000),
-    ("Medway Digital Ltd", "hello@medwaydigital.example.com", "sme",
-     ["72"], ["software"], ["UKJ4"], 5_000, 250_000),
-]  # fmt: skip
+    (
+        "Bedfordshire Care Collective",
+        "bids@bedscare.example.org",
+        "vcse",
+        ["85"],
+        ["supported living"],
+        ["UKH2"],
+        None,
+        5_000_000,
+    ),
+    (
+        "Medway Digital Ltd",
+        "hello@medwaydigital.example.com",
+        "sme",
+        ["72"],
+        ["software"],
+        ["UKJ4"],
+        5_000,
+        250_000,
+    ),
+]
 
 
 def _say(msg: str = "") -> None:
@@ -98,7 +115,7 @@ def run_demo(keep: bool = False) -> int:
     return 0
 
 
-def _report(summary: dict, smtp: MailSink, db_url: str) -> None:  # type: ignore[type-arg]
+def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
     import feedparser
 
     from models.query import list_opportunities
@@ -109,6 +126,12 @@ def _report(summary: dict, smtp: MailSink, db_url: str) -> None:  # type: ignore
     _say("Summary")
     for c in summary["collected"]:
         st = c["stored"]
+        if c["windows"] == 0:
+            _say(
+                f"  collected {c['source']}: nothing new; already collected up to "
+                f"{c['window'][0]} (the checkpoint)"
+            )
+            continue
         _say(
             f"  collected {c['source']}: {c['notices']} notices from {c['windows']} windows "
             f"({st.get('inserted', 0)} new, {st.get('updated', 0)} updated, "

@@ -66,5 +66,10 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     alerts = match_alerts(now)
     sent = deliver_alerts(now)
     feed = publish_feed(now)
-    return {"now": now.isoformat(), "collected": collected, "alerts": alerts, "sent": sent,
-            "feed": feed}  # fmt: skip
+    return {
+        "now": now.isoformat(),
+        "collected": collected,
+        "alerts": alerts,
+        "sent": sent,
+        "feed": feed,
+    }

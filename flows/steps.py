@@ -124,11 +124,14 @@ def import_files(source: str, files: list[Path], settings: Settings, now: dateti
     total = StoreResult()
     with session_scope(_engine(settings)) as session:
         for path in files:
-            notices, errors = [], []
+            notices: list[dict[str, Any]] = []
+            errors: list[dict[str, Any]] = []
             for rec in read_file(source, path):
                 (notices if rec.kind == "notice" else errors).append(rec.model_dump())
             result = store_records(session, notices, now=now)
-            result.rejected += store_errors(session, errors)
+            kept = store_errors(session, errors)
+            result.received += kept
+            result.rejected += kept
             total.add(result)
     return total
 

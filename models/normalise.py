@@ -67,6 +67,11 @@ class NoticeFields:
         return asdict(self)
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one (sources omit or null parts)."""
+    return value if isinstance(value, dict) else {}
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """ISO 8601 -> aware UTC. A value without a zone is UK local time (as the sources use)."""
     if not value or not isinstance(value, str):
@@ -184,7 +189,7 @@ def stage(release: dict[str, Any], ntype: str | None) -> str:
 
 
 def _buyer(release: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
-    buyer = release.get("buyer") if isinstance(release.get("buyer"), dict) else {}
+    buyer = _obj(release.get("buyer"))
     name, bid = clean_text(buyer.get("name")), buyer.get("id") or None
     party = None
     for p in release.get("parties") or []:
@@ -234,8 +239,8 @@ def _lots(tender: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _suitability(tender: dict[str, Any]) -> tuple[bool | None, bool | None]:
-    s = tender.get("suitability") if isinstance(tender.get("suitability"), dict) else {}
-    x = tender.get("xClassifications") if isinstance(tender.get("xClassifications"), dict) else {}
+    s = _obj(tender.get("suitability"))
+    x = _obj(tender.get("xClassifications"))
     sme = s.get("sme", x.get("isSuitableForSme"))
     vcse = s.get("vcse", x.get("isSuitableForVco"))
     return (sme if isinstance(sme, bool) else None, vcse if isinstance(vcse, bool) else None)
@@ -251,7 +256,7 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
     ocid = release.get("ocid")
     if not ocid or not isinstance(ocid, str):
         raise NormaliseError(f"release {rid} has no ocid")
-    tender = release.get("tender") if isinstance(release.get("tender"), dict) else {}
+    tender = _obj(release.get("tender"))
     ntype = notice_type(release)
     amount, gross, currency = _value(tender.get("value"))
     min_value = _number((tender.get("minValue") or {}).get("amount"))

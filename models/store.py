@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.normalise import (
     NormaliseError,
@@ -203,7 +203,7 @@ def _rebuild_opportunities(
         sources[ocid].add(source)
     current = {
         o.ocid: o
-        for o in session.exec(select(Opportunity).where(Opportunity.ocid.in_(ocids)))  # type: ignore[attr-defined, call-overload]
+        for o in session.scalars(select(Opportunity).where(col(Opportunity.ocid).in_(ocids)))
     }
     for ocid, notices in by_ocid.items():
         merged = merge_notices(notices)

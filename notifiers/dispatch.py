@@ -54,7 +54,7 @@ def notify(url: str, title: str, body: str) -> tuple[bool, str | None]:
         return False, f"not a usable apprise URL: {redact(url)}"
     with apprise.LogCapture(level=apprise.logging.WARNING) as logs:
         outcome = app.notify(title=title, body=body, body_format=apprise.NotifyFormat.HTML)
-        captured = logs.getvalue().strip()  # type: ignore[attr-defined]
+        captured = logs.getvalue().strip()
     if outcome is None:
         return False, "no target"
     if not outcome:

@@ -188,7 +188,7 @@ class OcdsReleasePackageSpider(scrapy.Spider):
             cls.notice_from_release(release, url, position, fetched)
             for position, release in enumerate(package["releases"])
         ]
-        links = package.get("links") if isinstance(package.get("links"), dict) else {}
+        links: dict[str, Any] = package["links"] if isinstance(package.get("links"), dict) else {}
         next_url = links.get("next") if isinstance(links.get("next"), str) else None
         return records, next_url
 
@@ -261,7 +261,7 @@ class OcdsReleasePackageSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         w = self.report.windows[request.meta["window"]]
         if failure.check(HttpError):
-            response = failure.value.response
+            response = failure.value.response  # type: ignore[union-attr]
             yield self._fail(
                 w,
                 request.url,
@@ -271,7 +271,9 @@ class OcdsReleasePackageSpider(scrapy.Spider):
             )
         else:
             yield self._fail(
-                w, request.url, f"{failure.type.__name__}: {failure.getErrorMessage()}"
+                w,
+                request.url,
+                f"{getattr(failure.type, '__name__', 'error')}: {failure.getErrorMessage()}",
             )
 
     def _fail(

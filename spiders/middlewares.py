@@ -104,7 +104,7 @@ class RetryAfterMiddleware:
         if self.crawler.stats:
             self.crawler.stats.inc_value(f"bidbell/retry/{why.split(':')[0]}")
         # Wait without blocking the reactor: other windows go on meanwhile.
-        await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))  # type: ignore[arg-type]
+        await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))
         retry = request.replace(dont_filter=True)
         retry.meta["bidbell_retries"] = attempt
         return retry

@@ -1,0 +1,135 @@
+"""Shared fixtures. Real captures come from BIDBELL_FIXTURES_DIR (default ../shared/fixtures).
+
+Store tests take the ``engine`` fixture and run once on SQLite and once on PostgreSQL
+(BIDBELL_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test; each test
+session creates and drops its own database there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from bidbell.mailsink import MailSink
+from bidbell.replay import ReplayServer
+from bidbell.settings import Settings, get_settings, reset_settings
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    folder = Settings().fixtures_dir
+    if not (folder / "find-a-tender").is_dir():
+        pytest.fail(
+            f"real captures not found at {folder}: set BIDBELL_FIXTURES_DIR to the shared "
+            "fixtures folder (../shared/fixtures from the project root)"
+        )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fts_files(fixtures_dir: Path) -> list[Path]:
+    return sorted((fixtures_dir / "find-a-tender").glob("*.json"))
+
+
+@pytest.fixture(scope="session")
+def fts_releases(fts_files: list[Path]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for f in fts_files:
+        out.extend(json.loads(f.read_text())["releases"])
+    return out
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private var folder and SQLite database; settings re-read from the environment."""
+    var = tmp_path / "var"
+    monkeypatch.setenv("BIDBELL_VAR_DIR", str(var))
+    monkeypatch.setenv("BIDBELL_DATABASE_URL", f"sqlite:///{var / 'bidbell.db'}")
+    monkeypatch.setenv("BIDBELL_BACKOFF_BASE_S", "0.2")
+    monkeypatch.setenv("BIDBELL_RETRY_TIMES", "3")
+    reset_settings()
+    yield var
+    from models.db import dispose_engines
+
+    dispose_engines()
+    reset_settings()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    from models.db import make_engine
+
+    base = os.environ.get("BIDBELL_TEST_POSTGRES_URL", DEFAULT_PG)
+    admin = make_engine(base)
+    name = f"bidbell_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - environment problem, reported plainly
+        pytest.fail(
+            f"PostgreSQL at {base} is not usable ({exc}); start it or set BIDBELL_TEST_POSTGRES_URL"
+        )
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: SQLite file, or a clean PostgreSQL schema."""
+    from models.db import make_engine, migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        eng = make_engine(url)
+        with eng.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        eng.dispose()
+    migrate(url)
+    yield url
+
+
+@pytest.fixture
+def engine(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Engine]:
+    from models.db import dispose_engines, make_engine
+
+    monkeypatch.setenv("BIDBELL_DATABASE_URL", db_url)
+    monkeypatch.setenv("BIDBELL_VAR_DIR", str(tmp_path / "var"))
+    reset_settings()
+    dispose_engines()
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+    dispose_engines()
+    reset_settings()
+
+
+@pytest.fixture
+def replay(fixtures_dir: Path) -> Iterator[ReplayServer]:
+    with ReplayServer(fixtures_dir, page_size=2) as server:
+        yield server
+
+
+@pytest.fixture
+def mailsink(tmp_path: Path) -> Iterator[MailSink]:
+    with MailSink(tmp_path / "mail") as sink:
+        yield sink
+
+
+def settings() -> Settings:
+    return get_settings()

@@ -1,0 +1,110 @@
+"""The whole product as a user runs it: `bidbell run` and `bidbell demo`, as processes,
+through Prefect's local mode, against the real captures on 127.0.0.1 and a real SMTP server.
+Each run starts Prefect's temporary server (~15 s), so these are few and thorough."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from bidbell.mailsink import MailSink
+from bidbell.replay import ReplayServer
+
+ROOT = Path(__file__).resolve().parents[2]
+BIDBELL = [sys.executable, "-m", "bidbell.cli"]
+NOISE = re.compile(r"Traceback|Error flushing events|CancelledError|telemetry|Error logging")
+
+
+def bidbell(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [*BIDBELL, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert not NOISE.search(proc.stdout + proc.stderr), proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture
+def proc_env(tmp_path: Path, fixtures_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BIDBELL_", "PREFECT_"))}
+    env.update(BIDBELL_VAR_DIR=str(tmp_path / "var"), BIDBELL_FIXTURES_DIR=str(fixtures_dir))
+    return env
+
+
+@pytest.mark.prefect
+def test_run_twice_sends_each_alert_once(proc_env, replay: ReplayServer, mailsink: MailSink):
+    proc_env.update(
+        BIDBELL_FIND_A_TENDER_URL=replay.url,
+        BIDBELL_EMAIL_URL=mailsink.url,
+        BIDBELL_AS_OF="2026-10-06T19:00:00+01:00",
+        BIDBELL_FIRST_RUN_LOOKBACK_HOURS="72",
+        BIDBELL_FTS_WINDOW_HOURS="6",
+    )
+    sub = bidbell(
+        proc_env,
+        "subscribers",
+        "add",
+        "--name",
+        "Beds Care",
+        "--email",
+        "bids@bedscare.example.org",
+        "--cpv",
+        "85",
+        "--region",
+        "UKH2",
+    )
+    assert sub.returncode == 0, sub.stderr
+    first = bidbell(proc_env, "run")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "find_a_tender: 4 notice(s) from 12 window(s); 4 new, 0 updated" in first.stdout
+    assert "alerts: 1 new; sent 1, failed 0" in first.stdout
+    assert "Flow run" in first.stderr and "Finished in state Completed()" in first.stderr
+    assert len(mailsink.received) == 1
+    assert mailsink.received[0].rcpt_tos == ["bids@bedscare.example.org"]
+
+    second = bidbell(proc_env, "run")
+    assert second.returncode == 0, second.stdout + second.stderr
+    # from the checkpoint (19:00 UK) to now (the same instant): nothing new, nothing sent
+    assert "alerts: 0 new; sent 0, failed 0" in second.stdout
+    assert len(mailsink.received) == 1
+
+    feed = feedparser.parse(
+        Path(proc_env["BIDBELL_VAR_DIR"], "feeds/opportunities.rss").read_bytes()
+    )
+    assert not feed.bozo and len(feed.entries) == 4
+
+
+@pytest.mark.prefect
+def test_demo_end_to_end_and_again_with_keep(proc_env, tmp_path: Path, fts_releases) -> None:
+    first = bidbell(proc_env, "demo")
+    out = first.stdout
+    assert first.returncode == 0, out + first.stderr
+    n = len(fts_releases)
+    assert f"collected find_a_tender: {n} notices" in out and f"({n} new, 0 updated" in out
+    assert "opportunities stored: 5 (3 award, 2 tender)" in out
+    assert "-> 1 matches, 1 new alerts" in out
+    assert "alerts sent: 1 (failed 0)" in out
+    assert "emails received by the local SMTP server: 1" in out
+    assert "RSS 2.0 feed:" in out and "(5 items, valid)" in out
+    mail = sorted(Path(proc_env["BIDBELL_VAR_DIR"], "demo/mail").glob("*.eml"))
+    assert len(mail) == 1 and b"Aldbanks" in mail[0].read_bytes()
+
+    again = bidbell(proc_env, "demo", "--keep")
+    assert again.returncode == 0, again.stdout + again.stderr
+    # the checkpoint remembers the first run: nothing is fetched again
+    assert "collected find_a_tender: nothing new; already collected up to" in again.stdout
+    assert "-> 1 matches, 0 new alerts" in again.stdout
+    assert "alerts sent: 0 (failed 0)" in again.stdout
+    assert "emails received by the local SMTP server: 0" in again.stdout
+
+
+def test_demo_says_clearly_when_the_captures_are_missing(proc_env, tmp_path) -> None:
+    proc_env["BIDBELL_FIXTURES_DIR"] = str(tmp_path / "nowhere")
+    proc = bidbell(proc_env, "demo")
+    assert proc.returncode == 2
+    assert "no Find a Tender captures in" in proc.stderr and "BIDBELL_FIXTURES_DIR" in proc.stderr
