@@ -86,6 +86,11 @@ def run_pipeline_once(sources: list[str] | None) -> dict[str, Any] | None:
         return result
     finally:
         if server is not None:
+            # Hand every pending event to the server before stopping it, so it is idle
+            # when stopped (stopping it mid-write is what prints tracebacks at exit).
+            from prefect.events.worker import EventsWorker
+
+            EventsWorker.drain_all(timeout=15)
             server.stop()
 
 
