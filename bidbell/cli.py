@@ -39,6 +39,17 @@ def _since(value: str | None) -> datetime | None:
     return None
 
 
+def _known_sources() -> list[str]:
+    from flows.steps import known_sources
+    from spiders.config import SourcesFileError
+
+    try:
+        return known_sources(get_settings())
+    except SourcesFileError as exc:
+        _fail(str(exc), 2)
+        raise
+
+
 @app.command()
 def init() -> None:
     """Create or migrate the database."""
@@ -63,10 +74,11 @@ def collect(
     from models.db import migrate
 
     s = get_settings()
-    names = source or known_sources()
-    unknown = sorted(set(names) - set(known_sources()))
+    known = _known_sources()
+    names = source or known_sources(s, enabled_only=True)
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        _fail(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known_sources())}")
+        _fail(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known)}")
     migrate(s.effective_database_url)
     failed = 0
     for name in names:
@@ -90,11 +102,12 @@ def import_(
     files: Annotated[list[Path], typer.Argument(help="Saved payload files.")],
 ) -> None:
     """Parse saved payload files of a source into the store."""
-    from flows.steps import import_files, known_sources
+    from flows.steps import import_files
     from models.db import migrate
 
-    if source not in known_sources():
-        _fail(f"unknown source {source!r}; known: {', '.join(known_sources())}")
+    known = _known_sources()
+    if source not in known:
+        _fail(f"unknown source {source!r}; known: {', '.join(known)}")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}")

@@ -6,6 +6,7 @@ on 127.0.0.1, registers sample subscribers, runs the Prefect flow, and reports.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ from typing import Any
 import typer
 
 from bidbell.mailsink import MailSink
-from bidbell.replay import FixturesMissing, ReplayServer, load_fts_captures
+from bidbell.replay import FixturesMissing, replay_all
+from bidbell.replay.fts import load_fts_captures
 from bidbell.settings import get_settings, reset_settings
 
 SAMPLE_SUBSCRIBERS = [
@@ -64,17 +66,18 @@ def run_demo(keep: bool = False) -> int:
     if var.exists() and not keep:
         shutil.rmtree(var)
     mail_dir = var / "mail"
-    with ReplayServer(fixtures, page_size=2) as fts, MailSink(mail_dir) as smtp:
+    server, urls = replay_all(fixtures, page_size=2)
+    with server, MailSink(mail_dir) as smtp:
         os.environ.update(
             {
                 "BIDBELL_VAR_DIR": str(var),
                 "BIDBELL_DATABASE_URL": f"sqlite:///{var / 'bidbell.db'}",
-                "BIDBELL_FIND_A_TENDER_URL": fts.url,
+                "BIDBELL_SOURCE_URLS": json.dumps(urls),
                 "BIDBELL_EMAIL_URL": smtp.url,
                 "BIDBELL_AS_OF": as_of.isoformat(),
                 "BIDBELL_FIRST_RUN_LOOKBACK_HOURS": f"{lookback_h:.0f}",
                 # A day per window keeps the replay short (~180 requests); live runs use 3 h.
-                "BIDBELL_FTS_WINDOW_HOURS": "24",
+                "BIDBELL_SOURCE_PARAMS": json.dumps({"find_a_tender": {"window_hours": 24}}),
                 "BIDBELL_PUBLIC_URL": "http://localhost:8000",
             }
         )
@@ -85,7 +88,8 @@ def run_demo(keep: bool = False) -> int:
 
         _say(f"Bidbell demo: replaying {len(releases)} captured Find a Tender notices")
         _say(f"  fixtures:      {fixtures}")
-        _say(f"  Find a Tender: {fts.url} (local replay, 2 releases per page)")
+        for name, url in urls.items():
+            _say(f"  source:        {name} at {url} (local replay)")
         _say(f"  SMTP server:   127.0.0.1:{smtp.port} (local, keeps every message)")
         _say(f"  as of:         {as_of.isoformat()} (just after the newest capture)")
         migrate(s.effective_database_url)
@@ -107,7 +111,7 @@ def run_demo(keep: bool = False) -> int:
 
         from flows.runner import run_pipeline_once
 
-        summary = run_pipeline_once(None)
+        summary = run_pipeline_once(sorted(urls))
         _say("")
         if summary is None:
             return 1

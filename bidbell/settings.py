@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
@@ -32,14 +33,19 @@ class Settings(BaseSettings):
     )
 
     # --- sources -------------------------------------------------------------------------
-    find_a_tender_url: str = Field(
-        default="https://www.find-tender.service.gov.uk",
-        description="Base URL of Find a Tender (point it at 127.0.0.1 for tests and the demo).",
+    sources_file: Path = Field(
+        default=PROJECT_ROOT / "sources.toml",
+        description="Which sources run, their base URLs, filters and schedules.",
     )
-    fts_window_hours: float = Field(
-        default=3.0, gt=0, description="Find a Tender: hours per updatedFrom/updatedTo window."
+    source_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-source base URL overrides, JSON: {"find_a_tender": "http://127.0.0.1:8080"}',
     )
-    fts_page_limit: int = Field(default=100, ge=1, le=100, description="Find a Tender page size.")
+    source_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-source spider argument overrides, JSON: "
+        '{"find_a_tender": {"window_hours": 24}}',
+    )
     first_run_lookback_hours: float = Field(
         default=24.0, gt=0, description="How far back a source's first collection reaches."
     )

@@ -60,7 +60,7 @@ def publish_feed(now: datetime) -> str:
 @flow(name="run_pipeline", log_prints=False, validate_parameters=True)
 def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     now = utcnow()
-    names = sources or steps.known_sources()
+    names = sources or steps.known_sources(get_settings(), enabled_only=True)
     futures = [collect_source.submit(name, now) for name in names]
     collected = [f.result() for f in futures]
     alerts = match_alerts(now)

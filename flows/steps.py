@@ -16,15 +16,16 @@ from sqlmodel import col, select
 
 from bidbell.settings import Settings
 from matching.alerts import AlertResult, create_alerts
-from models.checkpoint import next_window, record_run
+from models.checkpoint import get_state, next_window, record_run
 from models.db import get_engine, session_scope
 from models.store import StoreResult, store_errors, store_records
 from models.tables import Opportunity
 from notifiers.dispatch import DispatchResult, send_pending_alerts
 from notifiers.rss import render_rss, write_rss
+from spiders.config import SourceConfig, load_sources
 from spiders.crawl import crawl
 from spiders.files import read_file
-from spiders.registry import SOURCES, get_source
+from spiders.registry import load_spider
 
 log = logging.getLogger("bidbell")
 
@@ -68,65 +69,82 @@ def spider_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+def load_configured_sources(settings: Settings) -> dict[str, SourceConfig]:
+    return load_sources(settings.sources_file, settings.source_urls)
+
+
 def collect_source(
     name: str, settings: Settings, now: datetime, since: datetime | None = None
 ) -> CollectReport:
-    """Crawl one source from its checkpoint to now, store what came, advance the checkpoint.
-
-    A failure of this source is reported, not raised: other sources go on.
-    """
-    entry = get_source(name)
+    """Crawl one source (windowed: from its checkpoint to now), store what came, record
+    the run. A failure of this source is reported, not raised: other sources go on."""
+    config = load_configured_sources(settings)[name]
+    spider = load_spider(config.type)
+    windowed = bool(getattr(spider, "windowed", False))
     engine = _engine(settings)
     with session_scope(engine) as session:
         start, end = next_window(
             session, name, now, timedelta(hours=settings.first_run_lookback_hours), since
         )
+        carried = dict(get_state(session, name).state)
     report = CollectReport(source=name, window=(start.isoformat(), end.isoformat()))
-    if start >= end:
-        report.error = None
-        return report
+    args: dict[str, Any] = {"base_url": config.base_url, **settings.source_params.get(name, {})}
+    if windowed:
+        if start >= end:
+            return report
+        args.update(updated_from=start.isoformat(), updated_to=end.isoformat())
+    else:
+        args["state"] = json.dumps(carried)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     out = settings.raw_dir / name / f"{stamp}.jsonl"
     outcome = crawl(
         name,
         out,
-        {
-            "base_url": getattr(settings, entry.base_url_setting),
-            "updated_from": start.isoformat(),
-            "updated_to": end.isoformat(),
-            "window_hours": settings.fts_window_hours,
-            "limit": settings.fts_page_limit,
-        },
+        args,
         spider_settings(settings),
         timeout=settings.crawl_timeout_s,
+        sources_file=settings.sources_file,
     )
     report.log_path = str(outcome.log_path)
     report.windows = len(outcome.windows)
     report.windows_failed = sum(1 for w in outcome.windows if w["status"] != "complete")
-    failures = [w["error"] for w in outcome.windows if w["status"] != "complete" and w["error"]]
-    report.error = outcome.error or (
-        f"{report.windows_failed} of {report.windows} window(s) failed; first: {failures[0]}"
-        if failures
-        else None
-    )
+    failures = list(outcome.report.get("failures") or [])
+    if outcome.error:
+        report.error = outcome.error
+    elif not outcome.complete:
+        first = failures[0] if failures else "incomplete"
+        report.error = (
+            f"{report.windows_failed} of {report.windows} window(s) failed; first: {first}"
+            if windowed
+            else first
+        )
     with session_scope(engine) as session:
         result = store_records(session, _iter_jsonl(outcome.notices_path), now=now)
         report.errors = store_errors(session, _iter_jsonl(outcome.errors_path)) + result.rejected
         report.notices = result.received
         report.stored = result.summary()
-        record_run(session, name, now, outcome.windows, result.received, report.error)
+        record_run(
+            session,
+            name,
+            now,
+            outcome.windows,
+            result.received,
+            report.error,
+            complete=outcome.complete,
+            state=outcome.report.get("state"),
+        )
     return report
 
 
 def import_files(source: str, files: list[Path], settings: Settings, now: datetime) -> StoreResult:
     """Parse saved payload files of a source and store them like a crawl would."""
-    get_source(source)
+    config = load_configured_sources(settings)[source]
     total = StoreResult()
     with session_scope(_engine(settings)) as session:
         for path in files:
             notices: list[dict[str, Any]] = []
             errors: list[dict[str, Any]] = []
-            for rec in read_file(source, path):
+            for rec in read_file(source, config.type, path):
                 (notices if rec.kind == "notice" else errors).append(rec.model_dump())
             result = store_records(session, notices, now=now)
             kept = store_errors(session, errors)
@@ -169,5 +187,9 @@ def publish_feed(settings: Settings, now: datetime, limit: int = 200) -> Path:
     return write_rss(path, data)
 
 
-def known_sources() -> list[str]:
-    return sorted(SOURCES)
+def known_sources(settings: Settings, enabled_only: bool = False) -> list[str]:
+    return sorted(
+        name
+        for name, c in load_configured_sources(settings).items()
+        if c.enabled or not enabled_only
+    )

@@ -49,18 +49,23 @@ def record_run(
     windows: list[dict[str, Any]],
     items: int,
     error: str | None,
+    complete: bool = False,
+    state: dict[str, Any] | None = None,
 ) -> SourceState:
-    state = get_state(session, source)
-    state.last_run_at = now
-    state.last_items = items
-    state.total_items += items
-    reached = completed_until(windows)
-    if reached is not None and (state.checkpoint is None or reached > state.checkpoint):
-        state.checkpoint = reached
+    st = get_state(session, source)
+    st.last_run_at = now
+    st.last_items = items
+    st.total_items += items
+    # Windowed sources advance through the windows that completed; the others to now.
+    reached = completed_until(windows) if windows else (now if complete else None)
+    if reached is not None and (st.checkpoint is None or reached > st.checkpoint):
+        st.checkpoint = reached
+    if state:
+        st.state = {**st.state, **state}
     if error:
-        state.last_error = error
+        st.last_error = error
     else:
-        state.last_success_at = now
-        state.last_error = None
-    session.add(state)
-    return state
+        st.last_success_at = now
+        st.last_error = None
+    session.add(st)
+    return st

@@ -7,6 +7,7 @@ Finder, Public Contracts Scotland, Sell2Wales).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -16,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
 
-# Where a person reads the notice, per source ({id} is the release id).
-NOTICE_URL = {
-    "find_a_tender": "https://www.find-tender.service.gov.uk/Notice/{id}",
+# Record formats -> the function that reads them ("module:function"). A spider says which
+# format each RawNotice is in; adding a format is one line here and one module.
+FORMATS: dict[str, str] = {
+    "ocds-release": "models.normalise:normalise_release",
 }
 
 _NOTICE_TYPE = re.compile(r"^UK\d{1,2}$")
@@ -269,7 +271,6 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
                 break
     name, bid, postcode, region = _buyer(release)
     sme, vcse = _suitability(tender)
-    url_template = NOTICE_URL.get(source)
     return NoticeFields(
         ocid=ocid,
         source_id=str(rid),
@@ -292,8 +293,19 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
         lots=_lots(tender),
         sme_suitable=sme,
         vcse_suitable=vcse,
-        url=url_template.format(id=rid) if url_template else "",
+        url="",
     )
+
+
+def normalise(fmt: str, source: str, payload: Any) -> NoticeFields:
+    """Any record format -> NoticeFields (raises NormaliseError naming the problem)."""
+    target = FORMATS.get(fmt)
+    if target is None:
+        raise NormaliseError(f"unknown record format {fmt!r}; known: {', '.join(sorted(FORMATS))}")
+    module, _, name = target.partition(":")
+    func = getattr(importlib.import_module(module), name)
+    result: NoticeFields = func(source, payload)
+    return result
 
 
 MERGED_FIELDS = [

@@ -22,7 +22,7 @@ from models.normalise import (
     NoticeFields,
     content_hash,
     merge_notices,
-    normalise_release,
+    normalise,
     parse_datetime,
 )
 from models.tables import IngestError, Notice, Opportunity
@@ -105,7 +105,8 @@ def store_records(
             try:
                 if not source:
                     raise NormaliseError("record has no source")
-                fields = normalise_release(source, payload)
+                fields = normalise(str(rec.get("format") or "ocds-release"), source, payload)
+                fields.url = str(rec.get("notice_url") or fields.url or rec.get("url") or "")
             except NormaliseError as exc:
                 rid = rec.get("source_id") or (
                     payload.get("id") if isinstance(payload, dict) else None
@@ -129,7 +130,8 @@ def store_records(
                 "source": source,
                 "source_id": fields.source_id,
                 "ocid": fields.ocid,
-                "url": fields.url or str(rec.get("url") or ""),
+                "format": str(rec.get("format") or "ocds-release"),
+                "url": fields.url,
                 "notice_type": fields.notice_type,
                 "stage": fields.stage,
                 "title": fields.title,
@@ -194,11 +196,16 @@ def _rebuild_opportunities(
 ) -> None:
     by_ocid: dict[str, list[NoticeFields]] = {o: [] for o in ocids}
     sources: dict[str, set[str]] = {o: set() for o in ocids}
-    q = select(Notice.source, Notice.source_id, Notice.ocid, Notice.payload).where(  # type: ignore[call-overload]
+    q = select(
+        Notice.source, Notice.source_id, Notice.ocid, Notice.format, Notice.url, Notice.payload
+    ).where(  # type: ignore[call-overload]
         Notice.ocid.in_(ocids)  # type: ignore[attr-defined]
     )
-    for source, source_id, ocid, payload in session.execute(q):
-        fields = fresh.get((source, source_id)) or normalise_release(source, payload)
+    for source, source_id, ocid, fmt, url, payload in session.execute(q):
+        fields = fresh.get((source, source_id))
+        if fields is None:
+            fields = normalise(fmt, source, payload)
+            fields.url = url
         by_ocid[ocid].append(fields)
         sources[ocid].add(source)
     current = {

@@ -32,6 +32,7 @@ class Notice(SQLModel, table=True):
     source: str = Field(max_length=64)
     source_id: str = Field(max_length=256)
     ocid: str = Field(max_length=256, index=True)
+    format: str = Field(default="ocds-release", max_length=32)
     url: str = Field(default="", max_length=2048)
     notice_type: str | None = Field(default=None, max_length=32)
     stage: str = Field(default="unknown", max_length=32)
@@ -146,6 +147,8 @@ class SourceState(SQLModel, table=True):
     last_error: str | None = None
     last_items: int = 0
     total_items: int = 0
+    # Source-specific memory between runs: ETag / Last-Modified of a feed, rows last seen.
+    state: dict[str, Any] = _json(dict)
 
 
 class IngestError(SQLModel, table=True):

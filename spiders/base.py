@@ -1,7 +1,9 @@
 """Small declarative base classes. A source file sets class attributes; the base does the work.
 
-``OcdsReleasePackageSpider`` covers APIs that answer OCDS release packages for a date window
-and page with a cursor in ``links.next`` (Find a Tender; later Contracts Finder and others).
+- ``BidbellSpider``: what every spider shares: the configured source name and base URL,
+  a report of what was done (for the caller's checkpoint), errors as RawError records.
+- ``OcdsReleasePackageSpider``: APIs that answer OCDS release packages for a date window
+  and page through ``links.next`` (Find a Tender, Contracts Finder...).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class PageError(ValueError):
     """A page that cannot be used (not JSON, not a release package...)."""
 
 
-def _now_iso() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -76,19 +78,85 @@ class Window:
 
 @dataclass
 class CrawlReport:
+    """What a crawl did. Windowed spiders fill ``windows``; the others set ``complete``."""
+
     windows: list[Window] = field(default_factory=list)
+    complete: bool = False
     errors: int = 0
+    notices: int = 0
+    pages: int = 0
+    state: dict[str, Any] = field(default_factory=dict)  # carried to the next run
+    failures: list[str] = field(default_factory=list)
 
 
-class OcdsReleasePackageSpider(scrapy.Spider):
+class BidbellSpider(scrapy.Spider):
+    """Base of every spider. Arguments: ``source`` (configured name), ``base_url``."""
+
+    # True: the caller passes updated_from/updated_to and checkpoints by window.
+    windowed: ClassVar[bool] = False
+    # Record format of the RawNotices this spider yields (models.normalise.FORMATS).
+    record_format: ClassVar[str] = "ocds-release"
+
+    def __init__(self, source: str = "", base_url: str = "", state: str = "", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.source = source or self.name
+        if not base_url.startswith(("http://", "https://")):
+            raise SpiderConfigError(
+                f"{self.source}: base_url must be an http(s) URL, got {base_url!r}"
+            )
+        self.base_url = base_url.rstrip("/")
+        try:
+            self.state_in: dict[str, Any] = json.loads(state) if state else {}
+        except ValueError as exc:
+            raise SpiderConfigError(f"{self.source}: state is not JSON: {exc}") from exc
+        self.report = CrawlReport()
+
+    def error(
+        self,
+        url: str,
+        reason: str,
+        status: int | None = None,
+        body: str = "",
+        record: str | None = None,
+    ) -> RawError:
+        """A RawError for this source, logged and counted."""
+        self.report.errors += 1
+        self.report.failures.append(reason)
+        self.logger.error("%s: %s at %s", self.source, reason, url)
+        return RawError(
+            source=self.source,
+            url=url,
+            reason=reason,
+            status=status,
+            record=record,
+            fetched_at=now_iso(),
+            body=body,
+        )
+
+    def failure_error(self, failure: Failure) -> RawError:
+        """A RawError from a failed request (HTTP error after retries, timeout, refused)."""
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(HttpError):
+            response = failure.value.response  # type: ignore[union-attr]
+            return self.error(
+                request.url,
+                f"HTTP {response.status}",
+                response.status,
+                response.body.decode("utf-8", "replace"),
+            )
+        name = getattr(failure.type, "__name__", "error")
+        return self.error(request.url, f"{name}: {failure.getErrorMessage()}")
+
+
+class OcdsReleasePackageSpider(BidbellSpider):
     """Windows of ``updated_from``..``updated_to``, each paged through ``links.next``.
 
-    Spider arguments (``-a`` or keyword): ``base_url``, ``updated_from``, ``updated_to``
-    (ISO 8601; naive means UK local time), ``window_hours``, ``limit``.
+    Arguments: ``base_url``, ``updated_from``, ``updated_to`` (ISO 8601; naive means UK
+    local time), ``window_hours``, ``limit``.
     """
 
-    # --- declared by each source ---------------------------------------------------------
-    source: ClassVar[str] = ""
+    windowed = True
+    # --- declared by each source type ----------------------------------------------------
     endpoint: ClassVar[str] = ""
     from_param: ClassVar[str] = ""
     to_param: ClassVar[str] = ""
@@ -97,9 +165,12 @@ class OcdsReleasePackageSpider(scrapy.Spider):
     # The API wants UK local time with no zone designator.
     date_format: ClassVar[str] = "%Y-%m-%dT%H:%M:%S"
     extra_params: ClassVar[dict[str, str]] = {}
+    # Where a person reads a release ({id}: the release id); None if the source has no page.
+    notice_url_template: ClassVar[str | None] = None
 
     def __init__(
         self,
+        source: str = "",
         base_url: str = "",
         updated_from: str = "",
         updated_to: str = "",
@@ -107,19 +178,12 @@ class OcdsReleasePackageSpider(scrapy.Spider):
         limit: int | str = 100,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        missing = [
-            a for a in ("source", "endpoint", "from_param", "to_param") if not getattr(self, a)
-        ]
+        super().__init__(source=source, base_url=base_url, **kwargs)
+        missing = [a for a in ("endpoint", "from_param", "to_param") if not getattr(self, a)]
         if missing:
             raise SpiderConfigError(f"{type(self).__name__} does not declare {', '.join(missing)}")
-        if not base_url.startswith(("http://", "https://")):
-            raise SpiderConfigError(
-                f"{self.source}: base_url must be an http(s) URL, got {base_url!r}"
-            )
         if not updated_from or not updated_to:
             raise SpiderConfigError(f"{self.source}: updated_from and updated_to are required")
-        self.base_url = base_url.rstrip("/")
         self.updated_from = parse_aware(updated_from)
         self.updated_to = parse_aware(updated_to)
         if self.updated_from >= self.updated_to:
@@ -134,7 +198,7 @@ class OcdsReleasePackageSpider(scrapy.Spider):
             raise SpiderConfigError(
                 f"{self.source}: limit must be 1..{self.max_limit}, got {limit}"
             )
-        self.report = CrawlReport(windows=self._windows())
+        self.report.windows = self._windows()
 
     # --- windows -------------------------------------------------------------------------
     def _windows(self) -> list[Window]:
@@ -170,7 +234,7 @@ class OcdsReleasePackageSpider(scrapy.Spider):
     # --- pages ---------------------------------------------------------------------------
     @classmethod
     def read_package(
-        cls, body: bytes | str, url: str
+        cls, body: bytes | str, url: str, source: str
     ) -> tuple[list[RawNotice | RawError], str | None]:
         """One page (or saved file) -> its records and the next page's URL.
 
@@ -183,9 +247,9 @@ class OcdsReleasePackageSpider(scrapy.Spider):
             raise PageError(f"malformed page: {exc}") from exc
         if not isinstance(package, dict) or not isinstance(package.get("releases"), list):
             raise PageError("not an OCDS release package (no 'releases' list)")
-        fetched = _now_iso()
+        fetched = now_iso()
         records = [
-            cls.notice_from_release(release, url, position, fetched)
+            cls.notice_from_release(release, url, position, fetched, source)
             for position, release in enumerate(package["releases"])
         ]
         links: dict[str, Any] = package["links"] if isinstance(package.get("links"), dict) else {}
@@ -194,11 +258,11 @@ class OcdsReleasePackageSpider(scrapy.Spider):
 
     @classmethod
     def notice_from_release(
-        cls, release: Any, url: str, position: int, fetched_at: str
+        cls, release: Any, url: str, position: int, fetched_at: str, source: str
     ) -> RawNotice | RawError:
         if not isinstance(release, dict) or not release.get("id"):
             return RawError(
-                source=cls.source,
+                source=source,
                 url=url,
                 reason="release without an id",
                 record=f"#{position}",
@@ -206,10 +270,16 @@ class OcdsReleasePackageSpider(scrapy.Spider):
                 body=json.dumps(release, ensure_ascii=False),
             )
         return RawNotice(
-            source=cls.source,
+            source=source,
+            format=cls.record_format,
             source_id=str(release["id"]),
             ocid=release.get("ocid") if isinstance(release.get("ocid"), str) else None,
             url=url,
+            notice_url=(
+                cls.notice_url_template.format(id=release["id"])
+                if cls.notice_url_template
+                else None
+            ),
             fetched_at=fetched_at,
             payload=release,
         )
@@ -217,15 +287,13 @@ class OcdsReleasePackageSpider(scrapy.Spider):
     def parse_page(self, response: Response) -> Iterator[Any]:
         w = self.report.windows[response.meta["window"]]
         w.pages += 1
+        self.report.pages += 1
         try:
-            records, next_url = self.read_package(response.body, response.url)
+            records, next_url = self.read_package(response.body, response.url, self.source)
         except PageError as exc:
-            yield self._fail(
-                w,
-                response.url,
-                str(exc),
-                response.status,
-                response.body.decode("utf-8", "replace"),
+            w.status, w.error = "failed", str(exc)
+            yield self.error(
+                response.url, str(exc), response.status, response.body.decode("utf-8", "replace")
             )
             return
         for record in records:
@@ -236,6 +304,7 @@ class OcdsReleasePackageSpider(scrapy.Spider):
                 )
             else:
                 w.notices += 1
+                self.report.notices += 1
             yield record
         if next_url:
             yield response.follow(
@@ -258,35 +327,7 @@ class OcdsReleasePackageSpider(scrapy.Spider):
             )
 
     def on_error(self, failure: Failure) -> Iterator[RawError]:
-        request = failure.request  # type: ignore[attr-defined]
-        w = self.report.windows[request.meta["window"]]
-        if failure.check(HttpError):
-            response = failure.value.response  # type: ignore[union-attr]
-            yield self._fail(
-                w,
-                request.url,
-                f"HTTP {response.status}",
-                response.status,
-                response.body.decode("utf-8", "replace"),
-            )
-        else:
-            yield self._fail(
-                w,
-                request.url,
-                f"{getattr(failure.type, '__name__', 'error')}: {failure.getErrorMessage()}",
-            )
-
-    def _fail(
-        self, w: Window, url: str, reason: str, status: int | None = None, body: str = ""
-    ) -> RawError:
-        w.status, w.error = "failed", reason
-        self.report.errors += 1
-        self.logger.error("%s: %s at %s", self.source, reason, url)
-        return RawError(
-            source=self.source,
-            url=url,
-            reason=reason,
-            status=status,
-            fetched_at=_now_iso(),
-            body=body,
-        )
+        w = self.report.windows[failure.request.meta["window"]]  # type: ignore[attr-defined]
+        err = self.failure_error(failure)
+        w.status, w.error = "failed", err.reason
+        yield err

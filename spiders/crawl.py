@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spiders.registry import get_source
+from spiders.config import load_sources
+from spiders.run import DEFAULT_SOURCES_FILE
 
 
 @dataclass
@@ -26,6 +27,10 @@ class CrawlOutcome:
     def windows(self) -> list[dict[str, Any]]:
         return list(self.report.get("windows") or [])
 
+    @property
+    def complete(self) -> bool:
+        return self.returncode == 0 and bool(self.report.get("complete"))
+
 
 def crawl(
     name: str,
@@ -33,10 +38,23 @@ def crawl(
     spider_args: dict[str, Any],
     scrapy_settings: dict[str, Any] | None = None,
     timeout: float = 1800.0,
+    sources_file: Path = DEFAULT_SOURCES_FILE,
 ) -> CrawlOutcome:
-    get_source(name)  # unknown names fail here, with the list of known ones
+    """Crawl source ``name`` (from ``sources_file``); ``spider_args`` override its params."""
+    known = load_sources(sources_file)
+    if name not in known:  # fail here, with the list of known ones
+        raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(known))}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "spiders.run", name, "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spiders.run",
+        name,
+        "--out",
+        str(out),
+        "--sources-file",
+        str(sources_file),
+    ]
     for k, v in spider_args.items():
         cmd += ["-a", f"{k}={v}"]
     for k, v in (scrapy_settings or {}).items():

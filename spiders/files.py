@@ -10,12 +10,12 @@ from pathlib import Path
 
 from spiders.base import OcdsReleasePackageSpider, PageError
 from spiders.items import RawError, RawNotice
-from spiders.registry import get_source
+from spiders.registry import load_spider
 
 
-def read_file(source: str, path: Path) -> Iterator[RawNotice | RawError]:
+def read_file(source: str, spider_type: str, path: Path) -> Iterator[RawNotice | RawError]:
     """A release package (.json) or one release per line (.jsonl); errors are records too."""
-    spider = get_source(source).load()
+    spider = load_spider(spider_type)
     if not issubclass(spider, OcdsReleasePackageSpider):
         raise ValueError(f"{source}: importing files is not supported for this source yet")
     url = path.resolve().as_uri()
@@ -45,10 +45,10 @@ def read_file(source: str, path: Path) -> Iterator[RawNotice | RawError]:
                 continue
             if isinstance(release, dict) and "payload" in release and "source_id" in release:
                 release = release["payload"]  # a line of our own crawl output
-            yield spider.notice_from_release(release, f"{url}#L{lineno}", lineno, fetched)
+            yield spider.notice_from_release(release, f"{url}#L{lineno}", lineno, fetched, source)
         return
     try:
-        records, _next = spider.read_package(data, url)
+        records, _next = spider.read_package(data, url, source)
     except PageError as exc:
         yield RawError(
             source=source,

@@ -14,9 +14,16 @@ class RawNotice(BaseModel):
 
     kind: Literal["notice"] = "notice"
     source: str = Field(min_length=1)
+    format: str = Field(
+        default="ocds-release",
+        description="How to read the payload: a key of models.normalise.FORMATS.",
+    )
     source_id: str = Field(min_length=1, description="The record's own id at the source.")
     ocid: str | None = None
     url: str = Field(min_length=1, description="The page the record came from.")
+    notice_url: str | None = Field(
+        default=None, description="Where a person reads this notice, if the source says."
+    )
     fetched_at: str = Field(description="ISO 8601 UTC.")
     payload: dict[str, Any]
 

@@ -1,38 +1,25 @@
-"""Every source, one line each: name -> spider class (import path) and its base-URL setting."""
+"""Spider types, one line each: type name -> "module:Class". Sources (instances of these
+types, with their URLs and filters) are configured in sources.toml."""
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 
 import scrapy
 
-
-@dataclass(frozen=True)
-class SourceEntry:
-    name: str
-    spider: str  # "module:Class"
-    base_url_setting: str  # attribute of bidbell.settings.Settings
-
-    def load(self) -> type[scrapy.Spider]:
-        module, _, cls = self.spider.partition(":")
-        spider = getattr(importlib.import_module(module), cls)
-        assert issubclass(spider, scrapy.Spider)
-        return spider
-
-
-SOURCES: dict[str, SourceEntry] = {
-    e.name: e
-    for e in [
-        SourceEntry(
-            "find_a_tender", "spiders.sources.find_a_tender:FindATenderSpider", "find_a_tender_url"
-        ),
-    ]
+SPIDER_TYPES: dict[str, str] = {
+    "find_a_tender": "spiders.sources.find_a_tender:FindATenderSpider",
 }
 
 
-def get_source(name: str) -> SourceEntry:
+def load_spider(type_name: str) -> type[scrapy.Spider]:
     try:
-        return SOURCES[name]
+        target = SPIDER_TYPES[type_name]
     except KeyError:
-        raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}") from None
+        raise KeyError(
+            f"unknown spider type {type_name!r}; known: {', '.join(sorted(SPIDER_TYPES))}"
+        ) from None
+    module, _, cls = target.partition(":")
+    spider = getattr(importlib.import_module(module), cls)
+    assert isinstance(spider, type) and issubclass(spider, scrapy.Spider)
+    return spider

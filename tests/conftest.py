@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from bidbell.mailsink import MailSink
 from bidbell.replay import ReplayServer
+from bidbell.replay.fts import FtsSite
 from bidbell.settings import Settings, get_settings, reset_settings
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -121,8 +122,15 @@ def engine(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iter
 
 @pytest.fixture
 def replay(fixtures_dir: Path) -> Iterator[ReplayServer]:
-    with ReplayServer(fixtures_dir, page_size=2) as server:
+    """The local replay server with Find a Tender mounted at /fts (2 releases a page)."""
+    with ReplayServer() as server:
+        server.mount("/fts", FtsSite(fixtures_dir, page_size=2))
         yield server
+
+
+@pytest.fixture
+def fts_url(replay: ReplayServer) -> str:
+    return replay.url + "/fts"
 
 
 @pytest.fixture

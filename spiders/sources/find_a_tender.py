@@ -12,8 +12,8 @@ from spiders.base import OcdsReleasePackageSpider
 
 class FindATenderSpider(OcdsReleasePackageSpider):
     name = "find_a_tender"
-    source = "find_a_tender"
     endpoint = "/api/1.0/ocdsReleasePackages"
     from_param = "updatedFrom"
     to_param = "updatedTo"
     max_limit = 100
+    notice_url_template = "https://www.find-tender.service.gov.uk/Notice/{id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,8 +19,8 @@ NOW = datetime(2026, 10, 6, 23, 0, tzinfo=UTC)  # 7 Oct 00:00 UK
 
 
 def setup(env, monkeypatch, replay):
-    monkeypatch.setenv("BIDBELL_FIND_A_TENDER_URL", replay.url)
-    monkeypatch.setenv("BIDBELL_FTS_WINDOW_HOURS", "24")
+    monkeypatch.setenv("BIDBELL_SOURCE_URLS", json.dumps({"find_a_tender": replay.url + "/fts"}))
+    monkeypatch.setenv("BIDBELL_SOURCE_PARAMS", json.dumps({"find_a_tender": {"window_hours": 24}}))
     reset_settings()
     s = get_settings()
     migrate(s.effective_database_url)
@@ -84,7 +85,8 @@ def test_a_failed_window_holds_the_checkpoint_back(env, monkeypatch, replay) -> 
 def test_one_source_down_is_reported_not_raised(env, monkeypatch, fixtures_dir) -> None:
     from bidbell.mailsink import free_port
 
-    monkeypatch.setenv("BIDBELL_FIND_A_TENDER_URL", f"http://127.0.0.1:{free_port()}")
+    dead = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("BIDBELL_SOURCE_URLS", json.dumps({"find_a_tender": dead}))
     monkeypatch.setenv("BIDBELL_RETRY_TIMES", "1")
     reset_settings()
     s = get_settings()

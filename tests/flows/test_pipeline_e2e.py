@@ -4,6 +4,7 @@ Each run starts Prefect's temporary server (~15 s), so these are few and thoroug
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -39,11 +40,11 @@ def proc_env(tmp_path: Path, fixtures_dir: Path) -> dict[str, str]:
 @pytest.mark.prefect
 def test_run_twice_sends_each_alert_once(proc_env, replay: ReplayServer, mailsink: MailSink):
     proc_env.update(
-        BIDBELL_FIND_A_TENDER_URL=replay.url,
+        BIDBELL_SOURCE_URLS=json.dumps({"find_a_tender": replay.url + "/fts"}),
+        BIDBELL_SOURCE_PARAMS=json.dumps({"find_a_tender": {"window_hours": 6}}),
         BIDBELL_EMAIL_URL=mailsink.url,
         BIDBELL_AS_OF="2026-10-06T19:00:00+01:00",
         BIDBELL_FIRST_RUN_LOOKBACK_HOURS="72",
-        BIDBELL_FTS_WINDOW_HOURS="6",
     )
     sub = bidbell(
         proc_env,

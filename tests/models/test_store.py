@@ -17,7 +17,9 @@ NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
 
 
 def records(fts_files) -> list[dict]:
-    return [r.model_dump() for f in fts_files for r in read_file("find_a_tender", f)]
+    return [
+        r.model_dump() for f in fts_files for r in read_file("find_a_tender", "find_a_tender", f)
+    ]
 
 
 def count(session: Session, model) -> int:
@@ -37,7 +39,7 @@ def test_migrations_create_every_table(engine, db_url) -> None:
         "ingesterror",
         "alembic_version",
     } <= names
-    assert current_revision(db_url) == "0001"
+    assert current_revision(db_url) == "0002"
 
 
 def test_import_stores_every_record_once(engine, fts_files) -> None:
@@ -52,6 +54,8 @@ def test_import_stores_every_record_once(engine, fts_files) -> None:
         assert opp.deadline == datetime(2026, 11, 5, 12, 0, tzinfo=UTC)  # aware on both DBs
         assert opp.cpv_codes == ["85311000"] and opp.sources == ["find_a_tender"]
         assert opp.version == 1
+        # the spider names the page a person reads; the store keeps it
+        assert opp.url == "https://www.find-tender.service.gov.uk/Notice/094476-2026"
     with Session(engine) as s:  # again: nothing changes
         r = store_records(s, records(fts_files), now=NOW)
         s.commit()

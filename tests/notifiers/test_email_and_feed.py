@@ -23,7 +23,11 @@ NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
 
 def seed(engine, fts_files) -> None:
     with Session(engine) as s:
-        recs = [r.model_dump() for f in fts_files for r in read_file("find_a_tender", f)]
+        recs = [
+            r.model_dump()
+            for f in fts_files
+            for r in read_file("find_a_tender", "find_a_tender", f)
+        ]
         store_records(s, recs, now=NOW)
         s.commit()
     add_subscriber(

@@ -20,7 +20,7 @@ FAST = {"BIDBELL_BACKOFF_BASE": 0.2, "BIDBELL_RETRY_TIMES": 3}
 
 
 def run(server: ReplayServer, tmp: Path, window: dict[str, str], hours: float = 24, **kw: Any):
-    args = {"base_url": server.url, "window_hours": hours, "limit": 100, **window}
+    args = {"base_url": server.url + "/fts", "window_hours": hours, "limit": 100, **window}
     return crawl("find_a_tender", tmp / "out.jsonl", args, {**FAST, **kw})
 
 
@@ -134,7 +134,9 @@ def test_malformed_page_is_reported_with_source_and_page(replay, tmp_path) -> No
 
 def test_bad_configuration_fails_fast_with_a_clear_message(replay, tmp_path) -> None:
     outcome = crawl(
-        "find_a_tender", tmp_path / "o.jsonl", {"base_url": replay.url, "limit": 500, **OCT6}
+        "find_a_tender",
+        tmp_path / "o.jsonl",
+        {"base_url": replay.url + "/fts", "limit": 500, **OCT6},
     )
     assert outcome.returncode == 2
     assert "limit must be 1..100" in outcome.log_path.read_text()
