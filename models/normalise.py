@@ -63,6 +63,9 @@ class NoticeFields:
     lots: list[dict[str, Any]] = field(default_factory=list)
     sme_suitable: bool | None = None
     vcse_suitable: bool | None = None
+    # Sub-contract work under a prime contractor, and the parent contract's reference.
+    is_subcontract: bool | None = None
+    parent_reference: str | None = None
     url: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -312,7 +315,7 @@ MERGED_FIELDS = [
     "title", "description", "buyer_name", "buyer_id", "buyer_postcode", "buyer_region",
     "value_amount", "value_amount_gross", "value_min", "value_currency", "deadline",
     "published_at", "stage", "notice_type", "cpv_codes", "regions", "lots",
-    "sme_suitable", "vcse_suitable", "url",
+    "sme_suitable", "vcse_suitable", "is_subcontract", "parent_reference", "url",
 ]  # fmt: skip
 
 

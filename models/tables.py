@@ -68,6 +68,8 @@ class Opportunity(SQLModel, table=True):
     lots: list[dict[str, Any]] = _json()
     sme_suitable: bool | None = None
     vcse_suitable: bool | None = None
+    is_subcontract: bool | None = None
+    parent_reference: str | None = Field(default=None, max_length=256)
     sources: list[str] = _json()
     url: str = Field(default="", max_length=2048)
     content_hash: str = Field(default="", max_length=64)
