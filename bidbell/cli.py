@@ -96,6 +96,35 @@ def collect(
     raise typer.Exit(1 if failed == len(names) else 0)
 
 
+@app.command()
+def sources(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
+) -> None:
+    """Each source: enabled, schedule, last success, items collected, last error."""
+    from flows.steps import load_configured_sources
+    from models.db import migrate
+    from models.sources import source_status
+
+    s = get_settings()
+    _known_sources()  # a broken sources file is reported plainly
+    migrate(s.effective_database_url)
+    rows = source_status(load_configured_sources(s))
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps(r, ensure_ascii=False, default=str))
+            continue
+        when = r["last_success_at"] or "never"
+        flag = "" if r["enabled"] else " (disabled)"
+        typer.echo(f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min")
+        typer.echo(f"    {r['base_url']}")
+        typer.echo(
+            f"    last success: {when}; last run: {r['last_items']} item(s); "
+            f"total: {r['total_items']}; kept errors: {r['errors_kept']}"
+        )
+        if r["last_error"]:
+            typer.secho(f"    last error: {r['last_error']}", fg=typer.colors.YELLOW)
+
+
 @app.command("import")
 def import_(
     source: Annotated[str, typer.Option("--source", "-s", help="Source the files came from.")],

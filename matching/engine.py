@@ -25,6 +25,8 @@ from datetime import datetime
 
 import numpy as np
 
+from models.classify import money
+
 OPEN_STAGES = frozenset({"pipeline", "early_engagement", "planned", "tender"})
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -63,14 +65,6 @@ class Match:
     profile_id: int
     opportunity_id: int
     reasons: list[str] = field(default_factory=list)
-
-
-def money(value: float) -> str:
-    if value >= 1_000_000:
-        return f"£{value / 1_000_000:.3g}m"
-    if value >= 10_000:
-        return f"£{value / 1_000:.0f}k"
-    return f"£{value:,.0f}"
 
 
 def _tokens(text: str) -> list[str]:

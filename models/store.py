@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
 
+from models.classify import classify_opportunity
 from models.normalise import (
     NormaliseError,
     NoticeFields,
@@ -215,6 +216,7 @@ def _rebuild_opportunities(
     for ocid, notices in by_ocid.items():
         merged = merge_notices(notices)
         merged["sources"] = sorted(sources[ocid])
+        merged.update(classify_opportunity(merged, [n.stage for n in notices]))
         digest = content_hash(merged)
         opp = current.get(ocid)
         if opp is None:

@@ -70,6 +70,15 @@ class Opportunity(SQLModel, table=True):
     vcse_suitable: bool | None = None
     is_subcontract: bool | None = None
     parent_reference: str | None = Field(default=None, max_length=256)
+    # Derived by models.classify
+    value_band: str = Field(default="not_stated", max_length=32, index=True)
+    lot_band: str | None = Field(default=None, max_length=32)
+    sectors: list[str] = _json()
+    areas: list[str] = _json()
+    work_in_kent: bool = False
+    buyer_in_kent: bool = False
+    fit_score: int = 50
+    fit_reasons: list[str] = _json()
     sources: list[str] = _json()
     url: str = Field(default="", max_length=2048)
     content_hash: str = Field(default="", max_length=64)

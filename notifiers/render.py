@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
-from matching.engine import money
+from models.classify import money
 
 UK = ZoneInfo("Europe/London")
 TEMPLATES = Path(__file__).resolve().parent / "templates"

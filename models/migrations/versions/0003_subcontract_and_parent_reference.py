@@ -11,9 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
-
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
