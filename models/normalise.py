@@ -176,12 +176,13 @@ _UK_STAGE = {
 
 
 def stage(release: dict[str, Any], ntype: str | None) -> str:
-    if ntype and ntype in _UK_STAGE:
-        return _UK_STAGE[ntype]
     tags = {str(t) for t in release.get("tag") or []}
-    tender_status = str((release.get("tender") or {}).get("status") or "")
+    tender_status = str(_obj(release.get("tender")).get("status") or "")
+    # A cancellation says so in its tag or status, whatever documents it still carries.
     if "tenderCancellation" in tags or tender_status in ("cancelled", "withdrawn"):
         return "cancelled"
+    if ntype and ntype in _UK_STAGE:
+        return _UK_STAGE[ntype]
     if tags & {"contractTermination"}:
         return "terminated"
     if tags & {"award", "awardUpdate", "contract", "contractUpdate", "contractAmendment"}:

@@ -18,6 +18,7 @@ from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
 
 from models.classify import classify_opportunity
+from models.events import diff_events
 from models.normalise import (
     NormaliseError,
     NoticeFields,
@@ -26,7 +27,7 @@ from models.normalise import (
     normalise,
     parse_datetime,
 )
-from models.tables import IngestError, Notice, Opportunity
+from models.tables import IngestError, Notice, Opportunity, OpportunityEvent
 from models.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class StoreResult:
     rejected: int = 0
     opportunities_new: int = 0
     opportunities_changed: int = 0
+    events: int = 0
     new_opportunity_ids: list[int] = field(default_factory=list)
 
     def add(self, other: StoreResult) -> None:
@@ -228,12 +230,26 @@ def _rebuild_opportunities(
             result.opportunities_new += 1
             assert opp.id is not None
             result.new_opportunity_ids.append(opp.id)
+            session.add(OpportunityEvent(opportunity_id=opp.id, kind="new", version=1, at=now))
+            result.events += 1
         elif opp.content_hash != digest:
+            before = {k: getattr(opp, k) for k in merged}
             for k, v in merged.items():
                 setattr(opp, k, v)
             opp.content_hash, opp.version, opp.updated_at = digest, opp.version + 1, now
             session.add(opp)
             result.opportunities_changed += 1
+            for kind, changes in diff_events(before, merged):
+                session.add(
+                    OpportunityEvent(
+                        opportunity_id=opp.id or 0,
+                        kind=kind,
+                        version=opp.version,
+                        changes=changes,
+                        at=now,
+                    )
+                )
+                result.events += 1
     session.flush()
 
 

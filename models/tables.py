@@ -87,6 +87,18 @@ class Opportunity(SQLModel, table=True):
     updated_at: datetime | None = _ts(index=True)
 
 
+class OpportunityEvent(SQLModel, table=True):
+    """A change to an opportunity: new, amended, deadline_changed, value_changed, cancelled,
+    awarded; with the fields' values before and after."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    kind: str = Field(max_length=32, index=True)
+    version: int
+    changes: dict[str, Any] = _json(dict)  # field -> [before, after]
+    at: datetime | None = _ts(index=True)
+
+
 class Organisation(SQLModel, table=True):
     """A registered SME, VCSE or infrastructure organisation."""
 

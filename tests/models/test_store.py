@@ -39,7 +39,7 @@ def test_migrations_create_every_table(engine, db_url) -> None:
         "ingesterror",
         "alembic_version",
     } <= names
-    assert current_revision(db_url) == "0004"
+    assert current_revision(db_url) == "0005"
 
 
 def test_import_stores_every_record_once(engine, fts_files) -> None:
