@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-sqlite test-postgres run lint typecheck check lock clean
+.PHONY: install demo test run lint typecheck check lock clean bench bench-ingest
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Bidbell needs Python 3.11)"; exit 2; }
@@ -30,6 +30,12 @@ run: install
 ## default postgresql://postgres@127.0.0.1:5432/test).
 test: install
 	$(BIN)/python -m pytest -q
+
+## Benchmarks: one line per figure, `bench NAME: VALUE UNIT | baseline ... | target ...`.
+bench: bench-ingest
+
+bench-ingest: install
+	$(BIN)/python -m bench.ingest
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from bidbell.settings import Settings
 from matching.alerts import AlertResult, create_alerts
+from models import jsoncodec
 from models.checkpoint import get_state, next_window, record_run
 from models.db import get_engine, session_scope
 from models.store import StoreResult, store_errors, store_records
@@ -56,7 +57,7 @@ def _iter_jsonl(path: Path) -> Any:
     with path.open(encoding="utf-8") as f:
         for line in f:
             if line.strip():
-                yield json.loads(line)
+                yield jsoncodec.loads(line)
 
 
 def spider_settings(settings: Settings) -> dict[str, Any]:

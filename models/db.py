@@ -14,8 +14,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from bidbell.settings import get_settings
+from models import jsoncodec
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# JSON columns (payloads, lists) through orjson: measured as the largest cost of ingest.
+JSON_CODEC: dict[str, Any] = {
+    "json_serializer": jsoncodec.dumps,
+    "json_deserializer": jsoncodec.loads,
+}
 
 
 def normalise_url(url: str) -> str:
@@ -40,10 +46,10 @@ def make_engine(url: str | None = None) -> Engine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **JSON_CODEC)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **JSON_CODEC)
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from models import jsoncodec
 
 UK = ZoneInfo("Europe/London")
 
@@ -348,5 +349,4 @@ def merge_notices(notices: list[NoticeFields]) -> dict[str, Any]:
 
 def content_hash(data: Any) -> str:
     """Stable hash of JSON-able data (datetimes as ISO strings)."""
-    blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(jsoncodec.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, tuple_
-from sqlmodel import Session, col
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlmodel import Session
 
 from models.classify import classify_opportunity
 from models.events import diff_events
@@ -199,58 +199,86 @@ def _rebuild_opportunities(
 ) -> None:
     by_ocid: dict[str, list[NoticeFields]] = {o: [] for o in ocids}
     sources: dict[str, set[str]] = {o: set() for o in ocids}
-    q = select(
-        Notice.source, Notice.source_id, Notice.ocid, Notice.format, Notice.url, Notice.payload
-    ).where(  # type: ignore[call-overload]
+    stale: list[tuple[str, str]] = []
+    q = select(Notice.source, Notice.source_id, Notice.ocid).where(  # type: ignore[call-overload]
         Notice.ocid.in_(ocids)  # type: ignore[attr-defined]
     )
-    for source, source_id, ocid, fmt, url, payload in session.execute(q):
+    for source, source_id, ocid in session.execute(q):
+        sources[ocid].add(source)
         fields = fresh.get((source, source_id))
         if fields is None:
+            stale.append((source, source_id))  # stored earlier: read its payload below
+        else:
+            by_ocid[ocid].append(fields)
+    for part in _chunks(stale, CHUNK):
+        q = select(  # type: ignore[call-overload]
+            Notice.source, Notice.ocid, Notice.format, Notice.url, Notice.payload
+        ).where(tuple_(Notice.source, Notice.source_id).in_(part))
+        for source, ocid, fmt, url, payload in session.execute(q):
             fields = normalise(fmt, source, payload)
             fields.url = url
-        by_ocid[ocid].append(fields)
-        sources[ocid].add(source)
+            by_ocid[ocid].append(fields)
+    table = Opportunity.__table__  # type: ignore[attr-defined]
     current = {
-        o.ocid: o
-        for o in session.scalars(select(Opportunity).where(col(Opportunity.ocid).in_(ocids)))
+        row["ocid"]: dict(row)
+        for row in session.execute(select(table).where(table.c.ocid.in_(ocids))).mappings()
     }
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for ocid, notices in by_ocid.items():
         merged = merge_notices(notices)
         merged["sources"] = sorted(sources[ocid])
         merged.update(classify_opportunity(merged, [n.stage for n in notices]))
         digest = content_hash(merged)
-        opp = current.get(ocid)
-        if opp is None:
-            opp = Opportunity(
-                **merged, content_hash=digest, version=1, first_seen_at=now, updated_at=now
+        old = current.get(ocid)
+        if old is None:
+            inserts.append(
+                {
+                    **merged,
+                    "content_hash": digest,
+                    "version": 1,
+                    "first_seen_at": now,
+                    "updated_at": now,
+                }
             )
-            session.add(opp)
-            session.flush()
-            result.opportunities_new += 1
-            assert opp.id is not None
-            result.new_opportunity_ids.append(opp.id)
-            session.add(OpportunityEvent(opportunity_id=opp.id, kind="new", version=1, at=now))
-            result.events += 1
-        elif opp.content_hash != digest:
-            before = {k: getattr(opp, k) for k in merged}
-            for k, v in merged.items():
-                setattr(opp, k, v)
-            opp.content_hash, opp.version, opp.updated_at = digest, opp.version + 1, now
-            session.add(opp)
-            result.opportunities_changed += 1
-            for kind, changes in diff_events(before, merged):
-                session.add(
-                    OpportunityEvent(
-                        opportunity_id=opp.id or 0,
-                        kind=kind,
-                        version=opp.version,
-                        changes=changes,
-                        at=now,
-                    )
-                )
-                result.events += 1
-    session.flush()
+        elif old["content_hash"] != digest:
+            version = old["version"] + 1
+            updates.append(
+                {
+                    **merged,
+                    "b_id": old["id"],
+                    "content_hash": digest,
+                    "version": version,
+                    "updated_at": now,
+                }
+            )
+            events.extend(
+                {
+                    "opportunity_id": old["id"],
+                    "kind": kind,
+                    "version": version,
+                    "changes": changes,
+                    "at": now,
+                }
+                for kind, changes in diff_events(old, merged)
+            )
+    if inserts:
+        # One multi-row INSERT ... RETURNING (SQLite >= 3.35 and PostgreSQL), not a flush each.
+        rows = session.execute(insert(table).returning(table.c.id, table.c.ocid), inserts)
+        for opp_id, _ocid in rows:
+            result.new_opportunity_ids.append(opp_id)
+            events.append(
+                {"opportunity_id": opp_id, "kind": "new", "version": 1, "changes": {}, "at": now}
+            )
+        result.opportunities_new += len(inserts)
+    if updates:
+        cols: dict[str, Any] = {k: bindparam(k) for k in updates[0] if k != "b_id"}
+        session.execute(update(table).where(table.c.id == bindparam("b_id")).values(cols), updates)
+        result.opportunities_changed += len(updates)
+    if events:
+        session.execute(insert(OpportunityEvent.__table__), events)  # type: ignore[attr-defined]
+        result.events += len(events)
 
 
 def store_errors(session: Session, errors: Iterable[dict[str, Any]]) -> int:
