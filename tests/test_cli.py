@@ -63,7 +63,8 @@ def test_import_reports_a_broken_file_and_keeps_going(env, fts_files, tmp_path) 
 
 def test_import_rejects_unknown_source_and_missing_file(env, tmp_path) -> None:
     r = invoke("import", "--source", "nope", str(tmp_path))
-    assert r.exit_code == 1 and "unknown source 'nope'; known: find_a_tender" in r.output
+    assert r.exit_code == 1 and "unknown source 'nope'; known: " in r.output
+    assert "find_a_tender" in r.output
     r = invoke("import", "--source", "find_a_tender", str(tmp_path / "missing.json"))
     assert r.exit_code == 1 and "no such file" in r.output
 
@@ -111,3 +112,26 @@ def test_subscribers_add_validates_and_updates(env) -> None:
         "5",
     )
     assert bad.exit_code == 1 and "above max value" in bad.output
+
+
+def test_sources_lists_every_configured_source_with_its_health(env, fts_files) -> None:
+    r = invoke("sources", "--json")
+    assert r.exit_code == 0, r.output
+    rows = {row["name"]: row for row in map(json.loads, r.output.splitlines())}
+    fts = rows["find_a_tender"]
+    assert fts["enabled"] and fts["last_success_at"] is None and fts["total_items"] == 0
+    text = invoke("sources").output
+    assert "find_a_tender [find_a_tender] every 30 min" in text
+    assert "last success: never" in text
+
+
+def test_a_broken_sources_file_is_reported(env, tmp_path, monkeypatch) -> None:
+    from bidbell.settings import reset_settings
+
+    bad = tmp_path / "sources.toml"
+    bad.write_text('[sources.x]\ntype = "nope"\nbase_url = "https://example.org"\n')
+    monkeypatch.setenv("BIDBELL_SOURCES_FILE", str(bad))
+    reset_settings()
+    r = invoke("sources")
+    assert r.exit_code == 2
+    assert "source 'x': type 'nope' is not one of" in r.output

@@ -1,0 +1,101 @@
+"""Every registered source, crawled from the local replay of its fixtures, normalised, and
+compared with a golden file of expected records (tests/golden/<source>.jsonl).
+
+After a deliberate change, regenerate with:
+    BIDBELL_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/spiders/test_golden.py
+and review the diff like code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bidbell.replay import replay_all
+from bidbell.settings import get_settings
+from models.normalise import normalise
+from spiders.config import load_sources
+from spiders.crawl import crawl
+from spiders.registry import SPIDER_TYPES
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+FIELDS = (
+    "ocid",
+    "source_id",
+    "title",
+    "buyer_name",
+    "buyer_postcode",
+    "buyer_region",
+    "value_amount",
+    "value_amount_gross",
+    "value_min",
+    "value_currency",
+    "deadline",
+    "published_at",
+    "stage",
+    "notice_type",
+    "cpv_codes",
+    "regions",
+    "sme_suitable",
+    "vcse_suitable",
+    "is_subcontract",
+    "parent_reference",
+    "url",
+)
+
+# source -> (mount prefix in bidbell.replay.replay_all, extra spider arguments)
+CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "find_a_tender": (
+        "/fts",
+        {
+            "updated_from": "2026-04-10T00:00:00",
+            "updated_to": "2026-10-07T00:00:00",
+            "window_hours": 24,
+        },
+    ),
+}
+
+
+def test_every_spider_type_has_a_golden_case() -> None:
+    types = {c.type for c in load_sources(get_settings().sources_file).values() if c.name in CASES}
+    assert set(SPIDER_TYPES) <= types, f"no golden case for {sorted(set(SPIDER_TYPES) - types)}"
+
+
+def _record(rec: dict[str, Any]) -> dict[str, Any]:
+    f = normalise(rec["format"], rec["source"], rec["payload"])
+    f.url = rec.get("notice_url") or f.url
+    out = {k: getattr(f, k) for k in FIELDS}
+    for k in ("deadline", "published_at"):
+        out[k] = out[k].isoformat() if out[k] else None
+    return out
+
+
+@pytest.mark.parametrize("source", sorted(CASES))
+def test_source_matches_its_golden_file(source: str, fixtures_dir: Path, tmp_path: Path) -> None:
+    prefix, args = CASES[source]
+    server, _urls = replay_all(fixtures_dir)
+    with server:
+        outcome = crawl(
+            source,
+            tmp_path / "out.jsonl",
+            {"base_url": server.url + prefix, **args},
+            {"BIDBELL_BACKOFF_BASE": 0.1, "DOWNLOAD_DELAY": 0},
+        )
+    log = outcome.log_path.read_text()
+    assert outcome.complete, log
+    rows = [json.loads(x) for x in outcome.notices_path.read_text().splitlines() if x.strip()]
+    got = sorted((_record(r) for r in rows), key=lambda r: (r["source_id"], r["ocid"]))
+    path = GOLDEN / f"{source}.jsonl"
+    if os.environ.get("BIDBELL_UPDATE_GOLDEN"):
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in got)
+        )
+    assert path.exists(), f"no golden file {path}; run with BIDBELL_UPDATE_GOLDEN=1"
+    expected = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g == e, f"{source} record {e['source_id']} differs from {path.name}"
