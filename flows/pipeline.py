@@ -1,4 +1,5 @@
-"""The Prefect flow: collect (one task per source) -> match -> send -> feed.
+"""The Prefect flow: crawl (a task per source, side by side) -> store (a task per source,
+one after another) -> match -> send -> feed.
 
 Tasks are thin wrappers around flows.steps; each works on a source or a batch, never on a
 single notice or recipient (a task run costs ~20 ms here). Import via flows.runner, which
@@ -16,19 +17,21 @@ from prefect.cache_policies import NO_CACHE
 from bidbell.clock import utcnow
 from bidbell.settings import get_settings
 from flows import steps
+from spiders.crawl import CrawlOutcome
 
 
 # No caching anywhere: every run must look at the sources and the outbox afresh.
 # No Prefect timeouts: sync tasks run in threads that Prefect cannot interrupt; the crawl
 # subprocess and the SMTP client carry their own time limits.
-@task(
-    name="collect_source",
-    retries=1,
-    retry_delay_seconds=30,
-    cache_policy=NO_CACHE,
-)
-def collect_source(name: str, now: datetime) -> dict[str, Any]:
-    return steps.collect_source(name, get_settings(), now).as_dict()
+@task(name="crawl_source", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def crawl_source(name: str, now: datetime) -> CrawlOutcome | None:
+    # Crawls run side by side (each in its own process) and write files, not the database.
+    return steps.crawl_source(name, get_settings(), now)
+
+
+@task(name="store_crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def store_crawl(name: str, now: datetime, outcome: CrawlOutcome | None) -> dict[str, Any]:
+    return steps.store_crawl(name, get_settings(), now, outcome).as_dict()
 
 
 @task(
@@ -61,8 +64,9 @@ def publish_feed(now: datetime) -> str:
 def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     now = utcnow()
     names = sources or steps.known_sources(get_settings(), enabled_only=True)
-    futures = [collect_source.submit(name, now) for name in names]
-    collected = [f.result() for f in futures]
+    crawls = [crawl_source.submit(name, now) for name in names]
+    # Stored one source after another: SQLite takes one writer at a time.
+    collected = [store_crawl(name, now, c.result()) for name, c in zip(names, crawls, strict=True)]
     alerts = match_alerts(now)
     sent = deliver_alerts(now)
     feed = publish_feed(now)

@@ -24,7 +24,7 @@ from models.tables import Opportunity
 from notifiers.dispatch import DispatchResult, send_pending_alerts
 from notifiers.rss import render_rss, write_rss
 from spiders.config import SourceConfig, load_sources
-from spiders.crawl import crawl
+from spiders.crawl import CrawlOutcome, crawl
 from spiders.files import read_file
 from spiders.registry import load_spider
 
@@ -74,30 +74,26 @@ def load_configured_sources(settings: Settings) -> dict[str, SourceConfig]:
     return load_sources(settings.sources_file, settings.source_urls)
 
 
-def collect_source(
+def crawl_source(
     name: str, settings: Settings, now: datetime, since: datetime | None = None
-) -> CollectReport:
-    """Crawl one source (windowed: from its checkpoint to now), store what came, record
-    the run. A failure of this source is reported, not raised: other sources go on."""
+) -> CrawlOutcome | None:
+    """Run one source's crawl (windowed: from its checkpoint to now). No database writes,
+    so several crawls can run at once. None: nothing to ask for (already up to date)."""
     config = load_configured_sources(settings)[name]
-    spider = load_spider(config.type)
-    windowed = bool(getattr(spider, "windowed", False))
-    engine = _engine(settings)
-    with session_scope(engine) as session:
+    windowed = bool(getattr(load_spider(config.type), "windowed", False))
+    with session_scope(_engine(settings)) as session:
         start, end = next_window(
             session, name, now, timedelta(hours=settings.first_run_lookback_hours), since
         )
         carried = dict(get_state(session, name).state)
-    report = CollectReport(source=name, window=(start.isoformat(), end.isoformat()))
     args: dict[str, Any] = {"base_url": config.base_url, **settings.source_params.get(name, {})}
     if windowed:
         if start >= end:
-            return report
+            return None
         args.update(updated_from=start.isoformat(), updated_to=end.isoformat())
     else:
         args["state"] = json.dumps(carried)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    out = settings.raw_dir / name / f"{stamp}.jsonl"
+    out = settings.raw_dir / name / f"{now.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
     outcome = crawl(
         name,
         out,
@@ -106,6 +102,20 @@ def collect_source(
         timeout=settings.crawl_timeout_s,
         sources_file=settings.sources_file,
     )
+    outcome.window = (start.isoformat(), end.isoformat())
+    return outcome
+
+
+def store_crawl(
+    name: str, settings: Settings, now: datetime, outcome: CrawlOutcome | None
+) -> CollectReport:
+    """Store what a crawl wrote, keep its errors, record the run (checkpoint, state)."""
+    if outcome is None:
+        with session_scope(_engine(settings)) as session:
+            checkpoint = get_state(session, name).checkpoint
+        at = checkpoint.isoformat() if checkpoint else now.isoformat()
+        return CollectReport(source=name, window=(at, now.isoformat()))
+    report = CollectReport(source=name, window=outcome.window)
     report.log_path = str(outcome.log_path)
     report.windows = len(outcome.windows)
     report.windows_failed = sum(1 for w in outcome.windows if w["status"] != "complete")
@@ -116,10 +126,10 @@ def collect_source(
         first = failures[0] if failures else "incomplete"
         report.error = (
             f"{report.windows_failed} of {report.windows} window(s) failed; first: {first}"
-            if windowed
+            if outcome.windows
             else first
         )
-    with session_scope(engine) as session:
+    with session_scope(_engine(settings)) as session:
         result = store_records(session, _iter_jsonl(outcome.notices_path), now=now)
         report.errors = store_errors(session, _iter_jsonl(outcome.errors_path)) + result.rejected
         report.notices = result.received
@@ -135,6 +145,14 @@ def collect_source(
             state=outcome.report.get("state"),
         )
     return report
+
+
+def collect_source(
+    name: str, settings: Settings, now: datetime, since: datetime | None = None
+) -> CollectReport:
+    """Crawl one source and store what came. A failure of this source is reported, not
+    raised: other sources go on."""
+    return store_crawl(name, settings, now, crawl_source(name, settings, now, since))
 
 
 def import_files(source: str, files: list[Path], settings: Settings, now: datetime) -> StoreResult:

@@ -22,6 +22,7 @@ class CrawlOutcome:
     log_path: Path
     report: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    window: tuple[str, str] = ("", "")  # what was asked for (ISO 8601), for the report
 
     @property
     def windows(self) -> list[dict[str, Any]]:

@@ -60,7 +60,7 @@ def test_run_twice_sends_each_alert_once(proc_env, replay: ReplayServer, mailsin
         "UKH2",
     )
     assert sub.returncode == 0, sub.stderr
-    first = bidbell(proc_env, "run")
+    first = bidbell(proc_env, "run", "--source", "find_a_tender")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "find_a_tender: 4 notice(s) from 12 window(s); 4 new, 0 updated" in first.stdout
     assert "alerts: 1 new; sent 1, failed 0" in first.stdout
@@ -68,7 +68,7 @@ def test_run_twice_sends_each_alert_once(proc_env, replay: ReplayServer, mailsin
     assert len(mailsink.received) == 1
     assert mailsink.received[0].rcpt_tos == ["bids@bedscare.example.org"]
 
-    second = bidbell(proc_env, "run")
+    second = bidbell(proc_env, "run", "--source", "find_a_tender")
     assert second.returncode == 0, second.stdout + second.stderr
     # from the checkpoint (19:00 UK) to now (the same instant): nothing new, nothing sent
     assert "alerts: 0 new; sent 0, failed 0" in second.stdout
