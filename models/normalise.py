@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import ftfy
+
 from models import jsoncodec
+from models.formats.uk_regions import codes_for_name
 
 UK = ZoneInfo("Europe/London")
 
@@ -22,6 +25,10 @@ UK = ZoneInfo("Europe/London")
 # format each RawNotice is in; adding a format is one line here and one module.
 FORMATS: dict[str, str] = {
     "ocds-release": "models.normalise:normalise_release",
+    "listing-row": "models.formats.listing:normalise_listing_row",
+    "feed-entry": "models.formats.feed:normalise_feed_entry",
+    "cf-csv-row": "models.formats.contracts_finder_csv:normalise_cf_csv_row",
+    "procontract-advert": "models.formats.procontract:normalise_procontract_advert",
 }
 
 _NOTICE_TYPE = re.compile(r"^UK\d{1,2}$")
@@ -91,11 +98,41 @@ def parse_datetime(value: Any) -> datetime | None:
     return dt.astimezone(UTC)
 
 
+# Mojibake repair only (Contracts Finder publishes "â€™" for a right quote, U+2019): the other
+# ftfy fixes would change text that is right as published (curly quotes, ligatures,
+# full-width characters, HTML entities), and line breaks are made plain below.
+_FTFY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    uncurl_quotes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    fix_line_breaks=False,
+    explain=False,
+)
+
+
 def clean_text(value: Any) -> str:
-    """Strip, and make the sources' ``\\r\\n`` line breaks plain ``\\n``."""
+    """Repair mojibake, make the sources' ``\\r\\n`` line breaks plain ``\\n``, strip."""
     if not isinstance(value, str):
         return ""
+    if not value.isascii():  # mojibake is never pure ASCII: skip ftfy's cost on most text
+        value = ftfy.fix_text(value, _FTFY)
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
+
+
+def uk_postcode(value: Any) -> str | None:
+    """'me141xq' or 'ME14 1XQ' -> 'ME14 1XQ'; other short text as published (upper-cased);
+    None for text too long to be a postcode (an address in the postcode field)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = re.sub(r"\s+", " ", value.strip().upper())
+    compact = text.replace(" ", "")
+    if _POSTCODE.match(compact):
+        return f"{compact[:-3]} {compact[-3:]}"
+    return text if len(text) <= 16 else None
 
 
 def _number(value: Any) -> float | None:
@@ -145,7 +182,10 @@ def delivery_regions(tender: dict[str, Any]) -> list[str]:
             addresses.extend(item.get("deliveryAddresses") or [])
     for a in addresses:
         if isinstance(a, dict) and isinstance(a.get("region"), str) and a["region"].strip():
-            seen.setdefault(a["region"].strip().upper(), None)
+            # Contracts Finder names regions in words ("South East"): NUTS codes instead.
+            codes = codes_for_name(a["region"])
+            for code in codes if codes is not None else [a["region"].strip().upper()]:
+                seen.setdefault(code, None)
     return list(seen)
 
 
@@ -205,15 +245,18 @@ def _buyer(release: dict[str, Any]) -> tuple[str, str | None, str | None, str | 
         if (bid and p.get("id") == bid) or (not bid and "buyer" in (p.get("roles") or [])):
             party = p
             break
-    address = (party or {}).get("address") or {}
+    # The old (2016) Contracts Finder format has no parties: the address is on the buyer.
+    address = _obj((party or {}).get("address")) or _obj(buyer.get("address"))
     if not name and party:
         name = clean_text(party.get("name"))
-    postcode = address.get("postalCode")
     region = address.get("region")
+    if isinstance(region, str) and region.strip():
+        codes = codes_for_name(region)  # a region in words ("South East") -> its NUTS code
+        region = codes[0] if codes and len(codes) == 1 else region
     return (
         name,
         str(bid) if bid else None,
-        postcode.strip().upper() if isinstance(postcode, str) and postcode.strip() else None,
+        uk_postcode(address.get("postalCode")),
         region.strip().upper() if isinstance(region, str) and region.strip() else None,
     )
 
@@ -253,11 +296,58 @@ def _suitability(tender: dict[str, Any]) -> tuple[bool | None, bool | None]:
     return (sme if isinstance(sme, bool) else None, vcse if isinstance(vcse, bool) else None)
 
 
+# --- publisher quirks (Public Contracts Scotland, Sell2Wales) ----------------------------
+# Added to a release by a Bidbell spider, never published by the source: what the query
+# that returned it said, e.g. {"noticeType": "54", "subcontract": true} (Sell2Wales notice
+# types 54-56 are sub-contract notices; the release itself does not say so).
+BIDBELL_KEY = "x_bidbell"
+
+# The Proactis-run national portals, known by OCID prefix (PCS, Sell2Wales). Their
+# timestamps end in "Z" but are UK local wall-clock time: in the captures deadlines are
+# "12:00:00Z" as often in British Summer Time (PCS, Apr-Jun 2019: 40 of 45) as in winter
+# (Sell2Wales, Feb 2025: 33 of 45), i.e. the usual noon deadline, not 13:00 BST. Reading
+# them as local can only make a summer deadline look an hour earlier, never later. They
+# also publish a token value (0.01) where no value is stated.
+LOCAL_TIME_Z_OCID_PREFIXES = ("ocds-r6ebe6-", "ocds-kuma6s-")
+
+
+def _local_time_z(value: Any) -> datetime | None:
+    """A Proactis timestamp ("...Z", really UK local time) -> aware UTC."""
+    if isinstance(value, str) and value.strip().endswith("Z"):
+        value = value.strip()[:-1]
+    return parse_datetime(value)
+
+
+def notice_document(release: dict[str, Any]) -> dict[str, Any] | None:
+    """The document that is the notice itself (documentType contractNotice, awardNotice...),
+    which PCS and Sell2Wales publish with the notice's own id and web page."""
+    docs: list[Any] = list(_obj(release.get("tender")).get("documents") or [])
+    for part in ("awards", "contracts"):
+        for obj in release.get(part) or []:
+            docs.extend(_obj(obj).get("documents") or [])
+    for d in docs:
+        if isinstance(d, dict) and d.get("id") and str(d.get("documentType")).endswith("Notice"):
+            return d
+    return None
+
+
+def release_id(release: dict[str, Any]) -> str | None:
+    """The release's id; where a publisher leaves it out (Public Contracts Scotland does),
+    ``<ocid>-<id of its notice document>``, e.g. ``ocds-r6ebe6-0000581860-APR352786``."""
+    rid = release.get("id")
+    if rid not in (None, "", [], {}):
+        return str(rid)
+    doc, ocid = notice_document(release), release.get("ocid")
+    if doc and isinstance(ocid, str) and ocid:
+        return f"{ocid}-{doc['id']}"
+    return None
+
+
 def normalise_release(source: str, release: Any) -> NoticeFields:
     """One OCDS release -> NoticeFields. Raises NormaliseError naming what is wrong."""
     if not isinstance(release, dict):
         raise NormaliseError(f"release is a {type(release).__name__}, not an object")
-    rid = release.get("id")
+    rid = release_id(release)
     if not rid:
         raise NormaliseError("release has no id")
     ocid = release.get("ocid")
@@ -276,6 +366,24 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
                 break
     name, bid, postcode, region = _buyer(release)
     sme, vcse = _suitability(tender)
+    # The old (2016-17) Contracts Finder OCDS (tender.xClassifications) put the notice's
+    # anticipated contract dates in tenderPeriod (2015-04-01..2017-03-31 on a notice of
+    # 2014-12-17; a DPS "open until 28/10/2015" with endDate 2016-04-01, its contract
+    # start): not a closing date, so the deadline is unknown rather than wrong.
+    legacy_cf = isinstance(tender.get("xClassifications"), dict)
+    when = parse_datetime
+    if ocid.startswith(LOCAL_TIME_Z_OCID_PREFIXES):
+        when = _local_time_z
+        if gross is None and amount is not None and amount <= 1:  # a token, not a value
+            amount, currency = None, None
+    ours = _obj(release.get(BIDBELL_KEY))
+    subcontract = True if ours.get("subcontract") is True else None
+    parent = None
+    if subcontract:
+        for rp in release.get("relatedProcesses") or []:
+            if "parent" in (_obj(rp).get("relationship") or []) and rp.get("identifier"):
+                parent = str(rp["identifier"])
+                break
     return NoticeFields(
         ocid=ocid,
         source_id=str(rid),
@@ -289,8 +397,8 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
         value_amount_gross=gross,
         value_min=min_value,
         value_currency=currency,
-        deadline=parse_datetime((tender.get("tenderPeriod") or {}).get("endDate")),
-        published_at=parse_datetime(release.get("date")),
+        deadline=None if legacy_cf else when(_obj(tender.get("tenderPeriod")).get("endDate")),
+        published_at=when(release.get("date")),
         stage=stage(release, ntype),
         notice_type=ntype,
         cpv_codes=cpv_codes(tender),
@@ -298,6 +406,8 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
         lots=_lots(tender),
         sme_suitable=sme,
         vcse_suitable=vcse,
+        is_subcontract=subcontract,
+        parent_reference=parent,
         url="",
     )
 

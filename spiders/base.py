@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,18 @@ def loads_tolerant(body: bytes | str) -> Any:
 def parse_aware(value: str) -> datetime:
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return (dt if dt.tzinfo else dt.replace(tzinfo=UK)).astimezone(UTC)
+
+
+def parse_range(source: str, updated_from: str, updated_to: str) -> tuple[datetime, datetime]:
+    """The [from, to) range a windowed spider was asked for, checked."""
+    if not updated_from or not updated_to:
+        raise SpiderConfigError(f"{source}: updated_from and updated_to are required")
+    start, end = parse_aware(updated_from), parse_aware(updated_to)
+    if start >= end:
+        raise SpiderConfigError(
+            f"{source}: updated_from {updated_from} is not before updated_to {updated_to}"
+        )
+    return start, end
 
 
 @dataclass
@@ -165,8 +178,19 @@ class OcdsReleasePackageSpider(BidbellSpider):
     # The API wants UK local time with no zone designator.
     date_format: ClassVar[str] = "%Y-%m-%dT%H:%M:%S"
     extra_params: ClassVar[dict[str, str]] = {}
+    # True: send the window's dates as UK local time with the offset in effect ("Z" in GMT,
+    # "+01:00" in BST), for APIs that read the zone (Contracts Finder); date_format is unused.
+    date_with_offset: ClassVar[bool] = False
+    # Optional filters taken from spider arguments (sources.toml params): argument -> API
+    # parameter, sent only when given; and, where the API has a fixed vocabulary, the values
+    # each argument accepts (comma-separated lists are checked item by item).
+    filter_params: ClassVar[dict[str, str]] = {}
+    filter_values: ClassVar[dict[str, frozenset[str]]] = {}
     # Where a person reads a release ({id}: the release id); None if the source has no page.
     notice_url_template: ClassVar[str | None] = None
+    # When the page's id is only part of the release id: a regex whose first group is the
+    # {id} for notice_url_template; a release id it does not match gets no notice_url.
+    notice_id_pattern: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -178,18 +202,25 @@ class OcdsReleasePackageSpider(BidbellSpider):
         limit: int | str = 100,
         **kwargs: Any,
     ) -> None:
+        filters = {arg: str(kwargs.pop(arg, "") or "").strip() for arg in self.filter_params}
         super().__init__(source=source, base_url=base_url, **kwargs)
+        self.filters: dict[str, str] = {}
+        for arg, value in filters.items():
+            if not value:
+                continue
+            allowed = self.filter_values.get(arg)
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            bad = [v for v in items if allowed is not None and v not in allowed]
+            if bad:
+                raise SpiderConfigError(
+                    f"{self.source}: {arg} {', '.join(bad)} not one of "
+                    f"{', '.join(sorted(allowed or ()))}"
+                )
+            self.filters[self.filter_params[arg]] = ",".join(items)
         missing = [a for a in ("endpoint", "from_param", "to_param") if not getattr(self, a)]
         if missing:
             raise SpiderConfigError(f"{type(self).__name__} does not declare {', '.join(missing)}")
-        if not updated_from or not updated_to:
-            raise SpiderConfigError(f"{self.source}: updated_from and updated_to are required")
-        self.updated_from = parse_aware(updated_from)
-        self.updated_to = parse_aware(updated_to)
-        if self.updated_from >= self.updated_to:
-            raise SpiderConfigError(
-                f"{self.source}: updated_from {updated_from} is not before updated_to {updated_to}"
-            )
+        self.updated_from, self.updated_to = parse_range(self.source, updated_from, updated_to)
         self.window = timedelta(hours=float(window_hours))
         if self.window <= timedelta(0):
             raise SpiderConfigError(f"{self.source}: window_hours must be positive")
@@ -210,7 +241,11 @@ class OcdsReleasePackageSpider(BidbellSpider):
         return out
 
     def _fmt(self, dt: datetime) -> str:
-        return dt.astimezone(UK).strftime(self.date_format)
+        local = dt.astimezone(UK)
+        if self.date_with_offset:
+            text = local.isoformat(timespec="seconds")
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return local.strftime(self.date_format)
 
     def window_url(self, w: Window) -> str:
         params = {
@@ -218,6 +253,7 @@ class OcdsReleasePackageSpider(BidbellSpider):
             self.to_param: self._fmt(w.end),
             self.limit_param: str(self.limit),
             **self.extra_params,
+            **self.filters,
         }
         return f"{self.base_url}{self.endpoint}?{urlencode(params)}"
 
@@ -275,14 +311,22 @@ class OcdsReleasePackageSpider(BidbellSpider):
             source_id=str(release["id"]),
             ocid=release.get("ocid") if isinstance(release.get("ocid"), str) else None,
             url=url,
-            notice_url=(
-                cls.notice_url_template.format(id=release["id"])
-                if cls.notice_url_template
-                else None
-            ),
+            notice_url=cls.notice_url_for(str(release["id"])),
             fetched_at=fetched_at,
             payload=release,
         )
+
+    @classmethod
+    def notice_url_for(cls, release_id: str) -> str | None:
+        """Where a person reads the release, from notice_url_template (None if unknown)."""
+        if not cls.notice_url_template:
+            return None
+        if cls.notice_id_pattern:
+            m = re.match(cls.notice_id_pattern, release_id)
+            if not m:
+                return None
+            release_id = m.group(1)
+        return cls.notice_url_template.format(id=release_id)
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         w = self.report.windows[response.meta["window"]]

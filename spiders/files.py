@@ -1,5 +1,10 @@
 """Saved payload files of a source (downloaded exports, captures) -> the same records a
-crawl yields, through the same parser as the live spider."""
+crawl yields, through the same parser as the live spider.
+
+A spider type reads its own files when it has a classmethod
+``records_from_file(path, source)`` (e.g. Contracts Finder's CSV export); OCDS release
+package spiders share the reader here (.json package, or one release per line .jsonl).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,13 @@ from spiders.registry import load_spider
 
 
 def read_file(source: str, spider_type: str, path: Path) -> Iterator[RawNotice | RawError]:
-    """A release package (.json) or one release per line (.jsonl); errors are records too."""
+    """A release package (.json) or one release per line (.jsonl), or the spider type's own
+    file format (``records_from_file``); errors are records too."""
     spider = load_spider(spider_type)
+    own_reader = getattr(spider, "records_from_file", None)
+    if callable(own_reader):
+        yield from own_reader(path, source)
+        return
     if not issubclass(spider, OcdsReleasePackageSpider):
         raise ValueError(f"{source}: importing files is not supported for this source yet")
     url = path.resolve().as_uri()

@@ -2,6 +2,12 @@
 
 Scrapy's own RetryMiddleware retries at once and ignores Retry-After; Find a Tender asks
 clients to wait the given seconds and also rate-limits without the header.
+
+Some sources name a wait for a status instead (Contracts Finder: 403 "Request forbidden"
+means wait five minutes). A spider declares them as ``status_waits = {403: 300}``; those
+statuses are retried after that wait (a Retry-After header still wins), not capped by
+BIDBELL_BACKOFF_MAX. The setting BIDBELL_STATUS_WAITS (JSON object, e.g. '{"403": 0.5}')
+overrides the spider's table, for tests and operations.
 """
 
 from __future__ import annotations
@@ -61,12 +67,18 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
 
 class RetryAfterMiddleware:
     def __init__(
-        self, crawler: Crawler, retry_times: int, backoff_base: float, backoff_max: float
+        self,
+        crawler: Crawler,
+        retry_times: int,
+        backoff_base: float,
+        backoff_max: float,
+        status_waits: dict[Any, Any] | None = None,
     ) -> None:
         self.crawler = crawler
         self.retry_times = retry_times
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.status_waits_override = {int(k): float(v) for k, v in (status_waits or {}).items()}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
@@ -76,13 +88,21 @@ class RetryAfterMiddleware:
             s.getint("BIDBELL_RETRY_TIMES", 5),
             s.getfloat("BIDBELL_BACKOFF_BASE", 5.0),
             s.getfloat("BIDBELL_BACKOFF_MAX", 300.0),
+            s.getdict("BIDBELL_STATUS_WAITS"),
         )
+
+    def status_waits(self) -> dict[int, float]:
+        """Status -> seconds to wait before retrying: the spider's table, then the setting."""
+        declared = getattr(self.crawler.spider, "status_waits", None) or {}
+        return {**{int(k): float(v) for k, v in declared.items()}, **self.status_waits_override}
 
     def _delay(self, attempt: int, header: float | None) -> float:
         wait = header if header is not None else self.backoff_base * (2 ** (attempt - 1))
         return min(wait, self.backoff_max)
 
-    async def _retry(self, request: Request, why: str, header: float | None) -> Request | None:
+    async def _retry(
+        self, request: Request, why: str, header: float | None, fixed: float | None = None
+    ) -> Request | None:
         spider = self.crawler.spider
         assert spider is not None
         attempt = request.meta.get("bidbell_retries", 0) + 1
@@ -91,13 +111,17 @@ class RetryAfterMiddleware:
                 "giving up on %s after %d retries (%s)", request.url, attempt - 1, why
             )
             return None
-        delay = self._delay(attempt, header)
+        if fixed is not None and header is None:
+            delay, how = fixed, "the source's wait for this status"
+        else:
+            delay = self._delay(attempt, header)
+            how = "Retry-After" if header is not None else "backoff"
         spider.logger.info(
             "%s at %s; waiting %.1fs (%s) before retry %d/%d",
             why,
             request.url,
             delay,
-            "Retry-After" if header is not None else "backoff",
+            how,
             attempt,
             self.retry_times,
         )
@@ -112,10 +136,15 @@ class RetryAfterMiddleware:
     async def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Any:
-        if response.status not in RETRY_STATUSES or request.meta.get("dont_retry"):
+        waits = self.status_waits()
+        if request.meta.get("dont_retry") or (
+            response.status not in RETRY_STATUSES and response.status not in waits
+        ):
             return response
         header = retry_after_seconds(response.headers.get(b"Retry-After"))
-        retry = await self._retry(request, f"HTTP {response.status}", header)
+        retry = await self._retry(
+            request, f"HTTP {response.status}", header, waits.get(response.status)
+        )
         return retry or response
 
     async def process_exception(

@@ -9,6 +9,12 @@ import scrapy
 
 SPIDER_TYPES: dict[str, str] = {
     "find_a_tender": "spiders.sources.find_a_tender:FindATenderSpider",
+    "contracts_finder": "spiders.sources.contracts_finder:ContractsFinderSpider",
+    "contracts_finder_csv": "spiders.sources.contracts_finder_csv:ContractsFinderCsvSpider",
+    "ocds_monthly": "spiders.sources.ocds_monthly:OcdsMonthlySpider",
+    "listing": "spiders.sources.listing:ListingSpider",
+    "feed": "spiders.sources.feed:FeedSpider",
+    "procontract": "spiders.sources.procontract:ProContractSpider",
 }
 
 

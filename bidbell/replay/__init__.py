@@ -157,8 +157,26 @@ def replay_all(fixtures_dir: Any, page_size: int = 2) -> tuple[ReplayServer, dic
 
     Sources without a local site are left out (the demo runs only what it can replay).
     """
+    from bidbell.replay.contracts_finder import CfCsvSite, CfOcdsSite
     from bidbell.replay.fts import FtsSite
 
     server = ReplayServer()
     urls = {"find_a_tender": server.mount("/fts", FtsSite(fixtures_dir, page_size=page_size))}
+    # Contracts Finder is served (server.url + "/cf", "/cf-csv") but not in urls, which the
+    # demo runs: its captures (2020, 2022) predate the demo's as-of window.
+    server.mount("/cf", CfOcdsSite(fixtures_dir, page_size=page_size))
+    server.mount("/cf-csv", CfCsvSite(fixtures_dir))
+    # PCS and Sell2Wales captures (2019, 2025) also predate the demo's window; the prime
+    # listing and the feed are CONSTRUCTED fixtures, kept out of the real-data demo.
+    from bidbell.replay.feed import FeedSite
+    from bidbell.replay.listing import ListingSite
+    from bidbell.replay.ocds_monthly import OcdsMonthlySite
+
+    server.mount("/pcs", OcdsMonthlySite(fixtures_dir, "pcs"))
+    server.mount("/s2w", OcdsMonthlySite(fixtures_dir, "s2w"))
+    server.mount("/prime-example", ListingSite())
+    server.mount("/feed", FeedSite())
+    from bidbell.replay.procontract import ProContractSite
+
+    server.mount("/kent-business-portal", ProContractSite())  # constructed, kept out of urls
     return server, urls

@@ -1,0 +1,1 @@
+"""Record formats other than OCDS releases, one module each (see models.normalise.FORMATS)."""

@@ -1,0 +1,91 @@
+"""Format ``listing-row``: one row of a prime contractor's own "supply chain
+opportunities" web page, as spiders.sources.listing reads it (texts as shown on the page).
+
+Payload keys: ``id`` (stable id, see ``stable_id``), ``link`` (absolute URL of the
+package), ``title``, ``description``, ``buyer``, ``value``, ``deadline``, ``published``,
+``parent_reference`` (texts as published, any may be missing), and from the source's
+configuration ``prime`` (the prime contractor: the buyer when the row names none),
+``regions`` and ``cpv_codes`` (lists), ``page`` (the listing page).
+
+OCID rule: these packages have no OCID, so ``bidbell-<source>-<stable id>``, where the
+stable id comes from the package's link (``stable_id``): the value of the link's query
+parameter ``id_param`` when the source names one (e.g. ``advertId``), otherwise the link's
+last path segment (plus its query values, if it has a query), reduced to
+``[A-Za-z0-9._-]``; a link that yields nothing usable, or more than 80 characters, gives the
+first 20 hex digits of the SHA-256 of the whole link. The link is what a prime keeps when it
+edits a package's title, value or deadline, so the record keeps its identity.
+
+Every row is sub-contract work (``is_subcontract=True``) in the tender stage (the page
+lists packages open to bids). Values and dates are read as a UK page writes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from models.formats.text import (
+    bidbell_ocid,
+    html_to_text,
+    parse_money,
+    parse_uk_datetime,
+    squash,
+)
+from models.normalise import NormaliseError, NoticeFields, cpv_code
+
+
+def stable_id(link: str, id_param: str | None = None) -> str:
+    """The stable id of a package from its link (the rule is in the module docstring)."""
+    parts = urlsplit(link.strip())
+    query = parse_qsl(parts.query, keep_blank_values=False)
+    raw = ""
+    if id_param:
+        raw = next((v for k, v in query if k.lower() == id_param.lower()), "")
+    if not raw:
+        segments = [s for s in parts.path.split("/") if s]
+        raw = "-".join([segments[-1] if segments else "", *(v for _k, v in sorted(query))])
+    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "-", raw)).strip("-.")
+    if not cleaned or len(cleaned) > 80:
+        whole = parts._replace(fragment="").geturl()
+        return hashlib.sha256(whole.encode("utf-8")).hexdigest()[:20]
+    return cleaned
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    return [str(v).strip() for v in value or [] if str(v).strip()]
+
+
+def normalise_listing_row(source: str, payload: Any) -> NoticeFields:
+    if not isinstance(payload, dict):
+        raise NormaliseError(f"listing row is a {type(payload).__name__}, not an object")
+    link = payload.get("link")
+    rid = payload.get("id") or (stable_id(link) if isinstance(link, str) and link else None)
+    if not rid:
+        raise NormaliseError("listing row has neither an id nor a link")
+    title = squash(payload.get("title"))
+    if not title:
+        raise NormaliseError(f"listing row {rid} has no title")
+    amount, low, currency = parse_money(payload.get("value"))
+    cpvs = [c for c in (cpv_code(x) for x in _strings(payload.get("cpv_codes"))) if c]
+    return NoticeFields(
+        ocid=bidbell_ocid(source, str(rid), hashed=False),
+        source_id=str(rid),
+        title=title,
+        description=html_to_text(payload.get("description")),
+        buyer_name=squash(payload.get("buyer")) or squash(payload.get("prime")),
+        value_amount=amount,
+        value_min=low,
+        value_currency=currency,
+        deadline=parse_uk_datetime(payload.get("deadline")),
+        published_at=parse_uk_datetime(payload.get("published")),
+        stage="tender",
+        cpv_codes=list(dict.fromkeys(cpvs)),
+        regions=[r.upper() for r in _strings(payload.get("regions"))],
+        is_subcontract=True,
+        parent_reference=squash(payload.get("parent_reference")) or None,
+        url=link if isinstance(link, str) else "",
+    )

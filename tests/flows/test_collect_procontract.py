@@ -1,0 +1,106 @@
+"""Collecting the Kent Business Portal (ProContract) as the pipeline does: crawl in its own
+process against the CONSTRUCTED portal pages on 127.0.0.1, store, and keep the state that
+spares the next run the advert pages it has already read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, col, select
+
+from bidbell.replay import Fault, ReplayServer
+from bidbell.replay.procontract import ProContractSite
+from bidbell.settings import get_settings, reset_settings
+from flows.steps import collect_source
+from models.db import get_engine, migrate
+from models.tables import IngestError, Notice, Opportunity, SourceState
+
+NAME = "kent_business_portal"
+NOW = datetime(2026, 10, 14, 9, 0, tzinfo=UTC)
+FRAMEWORK = "b1dbe11a-0000-4000-8000-0000000000a4"
+
+
+@pytest.fixture
+def portal() -> Iterator[ReplayServer]:
+    with ReplayServer() as server:
+        server.mount("/kbp", ProContractSite())
+        yield server
+
+
+def setup(monkeypatch, portal):
+    monkeypatch.setenv("BIDBELL_SOURCE_URLS", json.dumps({NAME: portal.url + "/kbp"}))
+    # no pause between requests to 127.0.0.1 (the portal's own pace is 1 s or more)
+    monkeypatch.setenv("BIDBELL_SOURCE_PARAMS", json.dumps({NAME: {"download_delay": 0}}))
+    monkeypatch.setenv("BIDBELL_RETRY_TIMES", "1")
+    monkeypatch.setenv("BIDBELL_BACKOFF_BASE_S", "0.1")
+    reset_settings()
+    s = get_settings()
+    migrate(s.effective_database_url)
+    return s
+
+
+def adverts_read(portal: ReplayServer) -> list[str]:
+    return [r for r in portal.requests if "/Advert?" in r]
+
+
+def source_state(s) -> SourceState:
+    with Session(get_engine(s.effective_database_url)) as session:
+        st = session.get(SourceState, NAME)
+        assert st is not None
+        return st
+
+
+def test_collect_stores_adverts_and_keeps_the_state(env, monkeypatch, portal) -> None:
+    s = setup(monkeypatch, portal)
+    r = collect_source(NAME, s, NOW)
+    assert (r.notices, r.errors, r.error) == (8, 0, None), r.log_path
+    assert r.stored["inserted"] == 8 and r.stored["opportunities_new"] == 8
+    assert len(adverts_read(portal)) == 8
+    st = source_state(s)
+    assert len(st.state["adverts"]) == 8 and st.last_success_at == NOW
+    with Session(get_engine(s.effective_database_url)) as session:
+        notices = session.exec(select(Notice).where(Notice.source == NAME)).all()
+        assert {n.format for n in notices} == {"procontract-advert"}
+        opp = session.exec(
+            select(Opportunity).where(Opportunity.ocid == "ocds-h6vhtk-0b1d04")
+        ).one()
+        assert opp.title == "Minor Building Works Framework 2027 (3 Lots)"
+        assert opp.url == f"{portal.url}/kbp/Advert?advertId={FRAMEWORK}"
+        assert opp.value_amount == 1500000.0 and len(opp.lots) == 3
+        assert opp.deadline is not None
+        deadline = opp.deadline if opp.deadline.tzinfo else opp.deadline.replace(tzinfo=UTC)
+        assert deadline == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+        ours = session.exec(
+            select(Opportunity).where(col(Opportunity.ocid).startswith("bidbell-procontract-"))
+        ).all()
+        assert len(ours) == 7
+
+    # the next run reads the listing only: every row is as it was
+    portal.requests.clear()
+    r2 = collect_source(NAME, s, NOW + timedelta(hours=2))
+    assert (r2.notices, r2.errors, r2.error) == (0, 0, None)
+    assert adverts_read(portal) == []
+    assert source_state(s).state["adverts"] == st.state["adverts"]
+
+
+def test_a_failed_advert_is_kept_as_an_error_and_read_again(env, monkeypatch, portal) -> None:
+    s = setup(monkeypatch, portal)
+    portal.add_fault(
+        Fault(match=lambda p, q: q.get("advertId") == FRAMEWORK, status=500, times=None)
+    )
+    r = collect_source(NAME, s, NOW)
+    assert r.notices == 7 and r.errors == 1 and r.error == "HTTP 500"
+    with Session(get_engine(s.effective_database_url)) as session:
+        err = session.exec(select(IngestError)).one()
+        assert err.source == NAME and err.status == 500 and err.record == FRAMEWORK
+    st = source_state(s)
+    assert FRAMEWORK not in st.state["adverts"] and st.last_error == "HTTP 500"
+    portal.faults.clear()
+    portal.requests.clear()
+    r2 = collect_source(NAME, s, NOW + timedelta(hours=2))
+    assert (r2.notices, r2.error) == (1, None)
+    assert adverts_read(portal) == [f"/kbp/Advert?advertId={FRAMEWORK}"]
+    assert len(source_state(s).state["adverts"]) == 8
