@@ -1,7 +1,8 @@
-"""``bidbell demo``: the whole pipeline once, offline, on the real captures.
+"""``bidbell demo``: the whole pipeline once, offline, on the captured sources.
 
-Serves the captured Find a Tender release packages from 127.0.0.1, runs a real SMTP server
-on 127.0.0.1, registers sample subscribers, runs the Prefect flow, and reports.
+Serves every source from 127.0.0.1 (real captures of the national feeds; fixtures built from
+the documented layout where no capture exists, said as such), runs a real SMTP server on
+127.0.0.1, registers sample subscribers, runs the Prefect flow, and reports.
 """
 
 from __future__ import annotations
@@ -16,83 +17,105 @@ from typing import Any
 import typer
 
 from bidbell.mailsink import MailSink
-from bidbell.replay import FixturesMissing, replay_all
+from bidbell.replay import CONSTRUCTED_SOURCES, FixturesMissing, replay_all
 from bidbell.replay.fts import load_fts_captures
 from bidbell.settings import get_settings, reset_settings
 
-SAMPLE_SUBSCRIBERS = [
-    # (name, email, kind, cpv prefixes, keywords, regions, min, max)
-    (
-        "Bedfordshire Care Collective",
-        "bids@bedscare.example.org",
-        "vcse",
-        ["85"],
-        ["supported living"],
-        ["UKH2"],
-        None,
-        5_000_000,
-    ),
-    (
-        "Medway Digital Ltd",
-        "hello@medwaydigital.example.com",
-        "sme",
-        ["72"],
-        ["software"],
-        ["UKJ4"],
-        5_000,
-        250_000,
-    ),
-]
+# (name, email, kind, cpv prefixes, keywords, regions, min value, max value)
+SAMPLE_SUBSCRIBERS: list[tuple[str, str, str, list[str], list[str], list[str], Any, Any]] = [
+    ("Bedfordshire Care Collective", "bids@bedscare.example.org", "vcse",
+     ["85"], ["supported living"], ["UKH2"], None, 5_000_000),
+    ("Kent Community Care CIC", "tenders@kentcommunitycare.example.org", "vcse",
+     ["853", "981"], ["volunteer"], ["UKJ4"], None, 100_000),
+    ("Swale Grounds and Gardens Ltd", "office@swalegrounds.example.co.uk", "sme",
+     ["773"], ["grounds maintenance"], ["UKJ4"], 5_000, 250_000),
+    ("Medway Digital Ltd", "hello@medwaydigital.example.com", "sme",
+     ["72"], ["software"], ["UKJ4"], 5_000, 250_000),
+]  # fmt: skip
+
+# Per-source arguments for the replay: wide windows over years of old captures (live runs
+# use hours), and no politeness delay against our own local server.
+DEMO_PARAMS: dict[str, dict[str, Any]] = {
+    "find_a_tender": {"window_hours": 24},
+    "contracts_finder": {"window_hours": 24 * 30},
+    "kent_business_portal": {"download_delay": 0},
+    "prime_example": {"download_delay": 0},
+}
+
+
+# The replay server's preferred port: links the sources give are stored with it, so a
+# second demo run on the same database sees the same links (any free port if it is taken).
+DEMO_PORT = 8931
 
 
 def _say(msg: str = "") -> None:
     typer.echo(msg)
 
 
+def _earliest(site: Any) -> datetime | None:
+    releases = getattr(site, "releases", None)
+    if releases is None:
+        releases = [r for rs in getattr(site, "by_type", {}).values() for r in rs]
+    dates = []
+    for r in releases or []:
+        try:
+            dates.append(datetime.fromisoformat(str(r["date"]).replace("Z", "+00:00")))
+        except (KeyError, ValueError):
+            continue
+    return min(dates) if dates else None
+
+
 def run_demo(keep: bool = False) -> int:
     base = get_settings()
     fixtures = base.fixtures_dir
     try:
-        _envelope, releases = load_fts_captures(fixtures)
+        _envelope, fts_releases = load_fts_captures(fixtures)
+        server, urls = replay_all(fixtures, page_size=2, port=DEMO_PORT)
     except FixturesMissing as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         return 2
-    dates = sorted(datetime.fromisoformat(r["date"]) for r in releases)
-    # Replay the captures as of just after the newest one was published: a real past day.
-    as_of = (dates[-1] + timedelta(minutes=30)).astimezone(UTC)
-    lookback_h = (as_of - dates[0]).total_seconds() / 3600 + 24
+    # Replay as of just after the newest Find a Tender capture: a real past day, on which
+    # its open tenders were still open.
+    newest = max(datetime.fromisoformat(r["date"]) for r in fts_releases)
+    as_of = (newest + timedelta(minutes=30)).astimezone(UTC)
 
     var = base.var_dir / "demo"
     if var.exists() and not keep:
         shutil.rmtree(var)
-    mail_dir = var / "mail"
-    server, urls = replay_all(fixtures, page_size=2)
-    with server, MailSink(mail_dir) as smtp:
+    with server, MailSink(var / "mail") as smtp:
         os.environ.update(
             {
                 "BIDBELL_VAR_DIR": str(var),
                 "BIDBELL_DATABASE_URL": f"sqlite:///{var / 'bidbell.db'}",
                 "BIDBELL_SOURCE_URLS": json.dumps(urls),
+                "BIDBELL_SOURCE_PARAMS": json.dumps(DEMO_PARAMS),
                 "BIDBELL_EMAIL_URL": smtp.url,
                 "BIDBELL_AS_OF": as_of.isoformat(),
-                "BIDBELL_FIRST_RUN_LOOKBACK_HOURS": f"{lookback_h:.0f}",
-                # A day per window keeps the replay short (~180 requests); live runs use 3 h.
-                "BIDBELL_SOURCE_PARAMS": json.dumps({"find_a_tender": {"window_hours": 24}}),
                 "BIDBELL_PUBLIC_URL": "http://localhost:8000",
             }
         )
         reset_settings()
         s = get_settings()
-        from models.db import migrate
+        from models.checkpoint import get_state
+        from models.db import get_engine, migrate, session_scope
         from models.subscribers import add_subscriber
 
-        _say(f"Bidbell demo: replaying {len(releases)} captured Find a Tender notices")
-        _say(f"  fixtures:      {fixtures}")
-        for name, url in urls.items():
-            _say(f"  source:        {name} at {url} (local replay)")
-        _say(f"  SMTP server:   127.0.0.1:{smtp.port} (local, keeps every message)")
-        _say(f"  as of:         {as_of.isoformat()} (just after the newest capture)")
+        _say("Bidbell demo: every source replayed from 127.0.0.1")
+        _say(f"  fixtures:    {fixtures}")
+        _say(f"  as of:       {as_of.isoformat()} (just after the newest Find a Tender capture)")
+        _say(f"  SMTP server: 127.0.0.1:{smtp.port} (local, keeps every message)")
         migrate(s.effective_database_url)
+        with session_scope(get_engine()) as session:
+            for name, url in urls.items():
+                site = server.sites[url[len(server.url) :]]
+                start = _earliest(site)
+                state = get_state(session, name)
+                if start is not None and state.checkpoint is None:
+                    # A first run reaches back to the start of the captures (a backfill).
+                    state.checkpoint = (start - timedelta(days=1)).astimezone(UTC)
+                    session.add(state)
+                kind = "constructed" if name in CONSTRUCTED_SOURCES else "real capture"
+                _say(f"  source:      {name:26} {url} ({kind})")
         for name, email, kind, cpv, kw, regions, lo, hi in SAMPLE_SUBSCRIBERS:
             add_subscriber(
                 name=name,
@@ -104,9 +127,7 @@ def run_demo(keep: bool = False) -> int:
                 min_value=lo,
                 max_value=hi,
             )
-            _say(
-                f"  subscriber:    {name} <{email}> cpv={','.join(cpv)} regions={','.join(regions)}"
-            )
+            _say(f"  subscriber:  {name} <{email}> cpv={','.join(cpv)} regions={','.join(regions)}")
         _say("")
 
         from flows.runner import run_pipeline_once
@@ -124,23 +145,20 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
 
     from models.query import list_opportunities
 
-    opps = list_opportunities()
-    feed_path = Path(summary["feed"])
-    feed = feedparser.parse(feed_path.read_bytes())
     _say("Summary")
     for c in summary["collected"]:
         st = c["stored"]
-        if c["windows"] == 0:
-            _say(
-                f"  collected {c['source']}: nothing new; already collected up to "
-                f"{c['window'][0]} (the checkpoint)"
-            )
+        tag = " [constructed]" if c["source"] in CONSTRUCTED_SOURCES else ""
+        if c["windows"] == 0 and not c["notices"] and not c["error"] and not st:
+            _say(f"  {c['source']}: nothing new; already collected up to {c['window'][0]}")
             continue
-        _say(
-            f"  collected {c['source']}: {c['notices']} notices from {c['windows']} windows "
+        line = (
+            f"  {c['source']}{tag}: {c['notices']} notices "
             f"({st.get('inserted', 0)} new, {st.get('updated', 0)} updated, "
             f"{st.get('unchanged', 0)} unchanged, {c['errors']} errors)"
         )
+        _say(line + (f"; {c['error']}" if c["error"] else ""))
+    opps = list_opportunities(100_000)
     by_stage: dict[str, int] = {}
     for o in opps:
         by_stage[o.stage] = by_stage.get(o.stage, 0) + 1
@@ -156,5 +174,7 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
     _say(f"  emails received by the local SMTP server: {len(smtp.received)}")
     for r in smtp.received:
         _say(f"    to {', '.join(r.rcpt_tos)}: {r.message['Subject']}  [{r.path}]")
+    feed_path = Path(summary["feed"])
+    feed = feedparser.parse(feed_path.read_bytes())
     ok = "valid" if not feed.bozo else f"INVALID ({feed.bozo_exception})"
     _say(f"  RSS 2.0 feed: {feed_path} ({len(feed.entries)} items, {ok})")

@@ -51,14 +51,19 @@ class Fault:
 
 
 class ReplayServer:
-    def __init__(self, robots_txt: str = "User-agent: *\nDisallow: /private/\n") -> None:
+    def __init__(
+        self, robots_txt: str = "User-agent: *\nDisallow: /private/\n", port: int = 0
+    ) -> None:
         self.sites: dict[str, Site] = {}
         self.robots_txt = robots_txt
         self.faults: list[Fault] = []
         self.requests: list[str] = []
         self.request_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        try:
+            self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        except OSError:  # the preferred port is taken: any free one will do
+            self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -152,31 +157,35 @@ class ReplayServer:
         return Handler
 
 
-def replay_all(fixtures_dir: Any, page_size: int = 2) -> tuple[ReplayServer, dict[str, str]]:
+# Sources whose local site serves fixtures built from a documented layout (no public capture
+# exists); the demo says so next to their figures.
+CONSTRUCTED_SOURCES = frozenset({"kent_business_portal", "prime_example", "feed_example"})
+
+
+def replay_all(
+    fixtures_dir: Any, page_size: int = 2, port: int = 0
+) -> tuple[ReplayServer, dict[str, str]]:
     """A server with every source's site mounted; returns it and {source name: base URL}.
 
-    Sources without a local site are left out (the demo runs only what it can replay).
-    """
+    ``port``: a preferred port (the demo asks for the same one each time, so links stored
+    from one run are the same in the next); 0 or a taken port means any free port."""
     from bidbell.replay.contracts_finder import CfCsvSite, CfOcdsSite
-    from bidbell.replay.fts import FtsSite
-
-    server = ReplayServer()
-    urls = {"find_a_tender": server.mount("/fts", FtsSite(fixtures_dir, page_size=page_size))}
-    # Contracts Finder is served (server.url + "/cf", "/cf-csv") but not in urls, which the
-    # demo runs: its captures (2020, 2022) predate the demo's as-of window.
-    server.mount("/cf", CfOcdsSite(fixtures_dir, page_size=page_size))
-    server.mount("/cf-csv", CfCsvSite(fixtures_dir))
-    # PCS and Sell2Wales captures (2019, 2025) also predate the demo's window; the prime
-    # listing and the feed are CONSTRUCTED fixtures, kept out of the real-data demo.
     from bidbell.replay.feed import FeedSite
+    from bidbell.replay.fts import FtsSite
     from bidbell.replay.listing import ListingSite
     from bidbell.replay.ocds_monthly import OcdsMonthlySite
-
-    server.mount("/pcs", OcdsMonthlySite(fixtures_dir, "pcs"))
-    server.mount("/s2w", OcdsMonthlySite(fixtures_dir, "s2w"))
-    server.mount("/prime-example", ListingSite())
-    server.mount("/feed", FeedSite())
     from bidbell.replay.procontract import ProContractSite
 
-    server.mount("/kent-business-portal", ProContractSite())  # constructed, kept out of urls
+    server = ReplayServer(port=port)
+    urls = {
+        "find_a_tender": server.mount("/fts", FtsSite(fixtures_dir, page_size=page_size)),
+        "contracts_finder": server.mount("/cf", CfOcdsSite(fixtures_dir, page_size=page_size)),
+        "contracts_finder_csv": server.mount("/cf-csv", CfCsvSite(fixtures_dir)),
+        "public_contracts_scotland": server.mount("/pcs", OcdsMonthlySite(fixtures_dir, "pcs")),
+        "sell2wales": server.mount("/s2w", OcdsMonthlySite(fixtures_dir, "s2w")),
+        # constructed from the documented layouts (see the files' headers)
+        "kent_business_portal": server.mount("/kent-business-portal", ProContractSite()),
+        "prime_example": server.mount("/prime-example", ListingSite()),
+        "feed_example": server.mount("/feed", FeedSite()),
+    }
     return server, urls
