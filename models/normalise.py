@@ -220,7 +220,8 @@ def stage(release: dict[str, Any], ntype: str | None) -> str:
     tags = {str(t) for t in release.get("tag") or []}
     tender_status = str(_obj(release.get("tender")).get("status") or "")
     # A cancellation says so in its tag or status, whatever documents it still carries.
-    if "tenderCancellation" in tags or tender_status in ("cancelled", "withdrawn"):
+    # "unsuccessful" (OCDS: the tender closed without an award) is not open to bids either.
+    if "tenderCancellation" in tags or tender_status in ("cancelled", "withdrawn", "unsuccessful"):
         return "cancelled"
     if ntype and ntype in _UK_STAGE:
         return _UK_STAGE[ntype]

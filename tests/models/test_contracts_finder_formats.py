@@ -159,6 +159,7 @@ def test_legacy_2016_releases(legacy) -> None:
         assert n.sme_suitable is False and n.vcse_suitable is False
         # tenderPeriod held the anticipated contract dates (Kent: 2015-04-01..2017-03-31)
         assert n.deadline is None
+        assert n.stage == "cancelled"  # tender.status "unsuccessful": closed, no award
 
 
 # --- the website's CSV export (2020) -----------------------------------------------------------
