@@ -163,7 +163,7 @@ def import_files(source: str, files: list[Path], settings: Settings, now: dateti
         for path in files:
             notices: list[dict[str, Any]] = []
             errors: list[dict[str, Any]] = []
-            for rec in read_file(source, config.type, path):
+            for rec in read_file(source, config.type, path, config.params):
                 (notices if rec.kind == "notice" else errors).append(rec.model_dump())
             result = store_records(session, notices, now=now)
             kept = store_errors(session, errors)

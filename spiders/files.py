@@ -2,7 +2,7 @@
 crawl yields, through the same parser as the live spider.
 
 A spider type reads its own files when it has a classmethod
-``records_from_file(path, source)`` (e.g. Contracts Finder's CSV export); OCDS release
+``records_from_file(path, source, params)`` (e.g. Contracts Finder's CSV export); OCDS release
 package spiders share the reader here (.json package, or one release per line .jsonl).
 """
 
@@ -12,19 +12,23 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from spiders.base import OcdsReleasePackageSpider, PageError
 from spiders.items import RawError, RawNotice
 from spiders.registry import load_spider
 
 
-def read_file(source: str, spider_type: str, path: Path) -> Iterator[RawNotice | RawError]:
+def read_file(
+    source: str, spider_type: str, path: Path, params: dict[str, Any] | None = None
+) -> Iterator[RawNotice | RawError]:
     """A release package (.json) or one release per line (.jsonl), or the spider type's own
-    file format (``records_from_file``); errors are records too."""
+    file format (``records_from_file``, given the source's params from sources.toml);
+    errors are records too."""
     spider = load_spider(spider_type)
     own_reader = getattr(spider, "records_from_file", None)
     if callable(own_reader):
-        yield from own_reader(path, source)
+        yield from own_reader(path, source, params or {})
         return
     if not issubclass(spider, OcdsReleasePackageSpider):
         raise ValueError(f"{source}: importing files is not supported for this source yet")

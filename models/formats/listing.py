@@ -70,6 +70,8 @@ def normalise_listing_row(source: str, payload: Any) -> NoticeFields:
     if not title:
         raise NormaliseError(f"listing row {rid} has no title")
     amount, low, currency = parse_money(payload.get("value"))
+    if amount == 0 and not low:
+        amount = None  # "£0" is how listings say "not stated"; never a zero-value contract
     cpvs = [c for c in (cpv_code(x) for x in _strings(payload.get("cpv_codes"))) if c]
     return NoticeFields(
         ocid=bidbell_ocid(source, str(rid), hashed=False),
@@ -85,7 +87,8 @@ def normalise_listing_row(source: str, payload: Any) -> NoticeFields:
         stage="tender",
         cpv_codes=list(dict.fromkeys(cpvs)),
         regions=[r.upper() for r in _strings(payload.get("regions"))],
-        is_subcontract=True,
+        # a prime's supply-chain page unless the source says otherwise (subcontract = false)
+        is_subcontract=payload.get("subcontract") is not False,
         parent_reference=squash(payload.get("parent_reference")) or None,
         url=link if isinstance(link, str) else "",
     )

@@ -130,7 +130,9 @@ class ContractsFinderCsvSpider(BidbellSpider):
             )
 
     @classmethod
-    def records_from_file(cls, path: Path, source: str) -> Iterator[RawNotice | RawError]:
+    def records_from_file(
+        cls, path: Path, source: str, params: dict[str, Any] | None = None
+    ) -> Iterator[RawNotice | RawError]:
         """A saved export file -> the same records a crawl of it would give."""
         url = path.resolve().as_uri()
         try:

@@ -29,13 +29,14 @@ RawError naming the change with the page kept, and the crawl is not marked compl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import scrapy
 from parsel import Selector, SelectorList
 from scrapy.crawler import Crawler
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from twisted.python.failure import Failure
 
@@ -96,6 +97,8 @@ class ListingSpider(BidbellSpider):
         parent_reference: str = "",
         regions: str = "",
         cpv_codes: str = "",
+        subcontract: bool | str = True,
+        drop_query: bool | str = False,
         max_pages: int | str = 50,
         download_delay: float | str = 5.0,
         **kwargs: Any,
@@ -104,12 +107,22 @@ class ListingSpider(BidbellSpider):
         if not row or not title:
             raise SpiderConfigError(f"{self.source}: the row and title selectors are required")
         self.selectors = {
-            "title": title, "link": link, "deadline": deadline, "value": value, "buyer": buyer,
-            "description": description, "published": published, "parent": parent,
-        }  # fmt: skip
+            "title": title,
+            "link": link,
+            "deadline": deadline,
+            "value": value,
+            "buyer": buyer,
+            "description": description,
+            "published": published,
+            "parent": parent,
+        }
         self.container, self.row, self.next_page = container, row, next_page
-        for name, expr in [("container", container), ("row", row), ("next_page", next_page),
-                           *self.selectors.items()]:  # fmt: skip
+        for name, expr in [
+            ("container", container),
+            ("row", row),
+            ("next_page", next_page),
+            *self.selectors.items(),
+        ]:
             if expr:
                 try:
                     select(Selector(text="<html></html>"), expr)
@@ -124,7 +137,12 @@ class ListingSpider(BidbellSpider):
             "parent_reference": parent_reference or None,
             "regions": [r.strip() for r in str(regions).split(",") if r.strip()],
             "cpv_codes": [c.strip() for c in str(cpv_codes).split(",") if c.strip()],
+            # a prime's supply-chain page is sub-contract work; a buyer's own listing is not
+            "subcontract": str(subcontract).strip().lower() not in ("false", "0", "no"),
         }
+        # links that carry tracking parameters (?origin=SearchResults&p=1) lose them, so the
+        # same notice keeps one id whichever page lists it
+        self.drop_query = str(drop_query).strip().lower() in ("true", "1", "yes")
         self.max_pages = int(max_pages)
         self.download_delay = float(download_delay)
         if self.max_pages < 1 or self.download_delay < 0:
@@ -163,28 +181,12 @@ class ListingSpider(BidbellSpider):
             response.body.decode("utf-8", "replace"),
         )
 
-    def parse_page(self, response: Response) -> Iterator[Any]:
+    def parse_page(self, response: Response) -> Generator[Any, None, None]:
         page: int = response.meta["page"]
         self.report.pages += 1
-        if not isinstance(response, TextResponse):
-            yield self.layout_error(response, "the page is not HTML")
+        if not (yield from self.parse_rows(response, page)):
             return
-        if self.container and not select(response, self.container):
-            yield self.layout_error(response, f"no {self.container!r} on the page")
-            return
-        rows = select(response, self.row)
-        before = self.previous_rows[page] if page < len(self.previous_rows) else 0
-        if not rows and before:
-            yield self.layout_error(
-                response,
-                f"row selector {self.row!r} matched nothing on page {page + 1}, "
-                f"which had {before} row(s) last time",
-            )
-            return
-        self.rows_per_page.append(len(rows))
-        fetched = now_iso()
-        for n, row in enumerate(rows, 1):
-            yield self.record(response, row, page, n, fetched)
+        assert isinstance(response, TextResponse)
         href = select(response, self.next_page).get() if self.next_page else None
         next_url = response.urljoin(href.strip()) if href and href.strip() else None
         if next_url and next_url not in self.seen and page + 1 < self.max_pages:
@@ -205,6 +207,8 @@ class ListingSpider(BidbellSpider):
         if not href:
             return self.error(response.url, "row without a link", record=where, body=row.get())
         link = response.urljoin(href)
+        if self.drop_query:
+            link = link.split("?", 1)[0]
         rid = stable_id(link, self.id_param)
         if not texts.get("title"):
             return self.error(response.url, "row without a title", record=where, body=row.get())
@@ -217,6 +221,7 @@ class ListingSpider(BidbellSpider):
             "prime": self.static["prime"],
             "regions": self.static["regions"],
             "cpv_codes": self.static["cpv_codes"],
+            "subcontract": None if self.static["subcontract"] else False,
             "page": response.url,
         }
         self.report.notices += 1
@@ -230,6 +235,48 @@ class ListingSpider(BidbellSpider):
             fetched_at=fetched,
             payload={k: v for k, v in payload.items() if v not in (None, "", [])},
         )
+
+    @classmethod
+    def records_from_file(
+        cls, path: Path, source: str, params: dict[str, Any] | None = None
+    ) -> Iterator[RawNotice | RawError]:
+        """A saved page of this listing -> its rows, with the source's selectors."""
+        params = {k: v for k, v in (params or {}).items() if k not in ("path", "next_page")}
+        spider = cls(
+            source=source, base_url=str(params.pop("base_url", "https://import.invalid")), **params
+        )
+        url = path.resolve().as_uri()
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            yield RawError(
+                source=source, url=url, reason=f"cannot read file: {exc}", fetched_at=now_iso()
+            )
+            return
+        yield from spider.parse_rows(HtmlResponse(url=url, body=body, encoding="utf-8"), 0)
+
+    def parse_rows(self, response: Response, page: int) -> Generator[Any, None, bool]:
+        """The rows of one page; False (after a RawError) when the layout changed."""
+        if not isinstance(response, TextResponse):
+            yield self.layout_error(response, "the page is not HTML")
+            return False
+        if self.container and not select(response, self.container):
+            yield self.layout_error(response, f"no {self.container!r} on the page")
+            return False
+        rows = select(response, self.row)
+        before = self.previous_rows[page] if page < len(self.previous_rows) else 0
+        if not rows and before:
+            yield self.layout_error(
+                response,
+                f"row selector {self.row!r} matched nothing on page {page + 1}, "
+                f"which had {before} row(s) last time",
+            )
+            return False
+        self.rows_per_page.append(len(rows))
+        fetched = now_iso()
+        for n, row in enumerate(rows, 1):
+            yield self.record(response, row, page, n, fetched)
+        return True
 
     def on_error(self, failure: Failure) -> Iterator[RawError]:
         self.page_failed = True
