@@ -13,6 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+# The reader of money text lives with the other text readers; re-exported here.
+from models.formats.text import ValueText as ValueText
+from models.formats.text import parse_value_text as parse_value_text
+
 UK = ZoneInfo("Europe/London")
 
 
@@ -49,53 +53,6 @@ BANDS: list[tuple[str, str]] = [
     ("not_stated", "value not stated"),
 ]
 BAND_LABEL = dict(BANDS)
-
-_MONEY = re.compile(
-    r"(?P<cur>£|GBP|€|EUR|\$|USD)?\s*(?P<num>\d[\d,]*(?:\.\d+)?)\s*"
-    r"(?P<mult>k|m|bn|million|thousand)?\b",
-    re.IGNORECASE,
-)
-_MULT = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9}
-_CUR = {"£": "GBP", "GBP": "GBP", "€": "EUR", "EUR": "EUR", "$": "USD", "USD": "USD"}
-_PER_YEAR = re.compile(r"\b(per\s+(annum|year)|p\.?\s?a\.?|a year|annually|/\s?yr)\b", re.I)
-
-
-@dataclass(frozen=True)
-class ValueText:
-    amount: float | None  # the top of a range, or the single figure
-    minimum: float | None
-    currency: str | None
-    per_year: bool
-    upper_bound_only: bool  # "up to £25,000"
-
-
-def parse_value_text(text: str | None) -> ValueText | None:
-    """'£5k', '£50,000 - £100,000', 'up to £25,000 per annum' -> figures; None if no money.
-
-    A bare number with no currency sign and no multiplier is not taken as money (it is as
-    likely a year or a reference).
-    """
-    if not text:
-        return None
-    figures: list[tuple[float, str | None]] = []
-    for m in _MONEY.finditer(text):
-        cur, mult = m.group("cur"), (m.group("mult") or "").lower()
-        if not cur and not mult:
-            continue
-        value = float(m.group("num").replace(",", "")) * _MULT.get(mult, 1)
-        figures.append((value, _CUR.get((cur or "").upper(), _CUR.get(cur or ""))))
-    if not figures:
-        return None
-    currency = next((c for _, c in figures if c), "GBP")
-    values = [v for v, _ in figures]
-    upper_only = bool(re.search(r"\b(up to|maximum of|not exceeding|max\.?)\b", text, re.I))
-    return ValueText(
-        amount=max(values),
-        minimum=min(values) if len(values) > 1 else None,
-        currency=currency,
-        per_year=bool(_PER_YEAR.search(text)),
-        upper_bound_only=upper_only,
-    )
 
 
 def band_for(value: float | None) -> str:

@@ -80,7 +80,7 @@ class NoticeFields:
         return asdict(self)
 
 
-def _obj(value: Any) -> dict[str, Any]:
+def json_object(value: Any) -> dict[str, Any]:
     """The value if it is a JSON object, else an empty one (sources omit or null parts)."""
     return value if isinstance(value, dict) else {}
 
@@ -218,7 +218,7 @@ _UK_STAGE = {
 
 def stage(release: dict[str, Any], ntype: str | None) -> str:
     tags = {str(t) for t in release.get("tag") or []}
-    tender_status = str(_obj(release.get("tender")).get("status") or "")
+    tender_status = str(json_object(release.get("tender")).get("status") or "")
     # A cancellation says so in its tag or status, whatever documents it still carries.
     # "unsuccessful" (OCDS: the tender closed without an award) is not open to bids either.
     if "tenderCancellation" in tags or tender_status in ("cancelled", "withdrawn", "unsuccessful"):
@@ -237,7 +237,7 @@ def stage(release: dict[str, Any], ntype: str | None) -> str:
 
 
 def _buyer(release: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
-    buyer = _obj(release.get("buyer"))
+    buyer = json_object(release.get("buyer"))
     name, bid = clean_text(buyer.get("name")), buyer.get("id") or None
     party = None
     for p in release.get("parties") or []:
@@ -247,7 +247,7 @@ def _buyer(release: dict[str, Any]) -> tuple[str, str | None, str | None, str | 
             party = p
             break
     # The old (2016) Contracts Finder format has no parties: the address is on the buyer.
-    address = _obj((party or {}).get("address")) or _obj(buyer.get("address"))
+    address = json_object((party or {}).get("address")) or json_object(buyer.get("address"))
     if not name and party:
         name = clean_text(party.get("name"))
     region = address.get("region")
@@ -290,8 +290,8 @@ def _lots(tender: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _suitability(tender: dict[str, Any]) -> tuple[bool | None, bool | None]:
-    s = _obj(tender.get("suitability"))
-    x = _obj(tender.get("xClassifications"))
+    s = json_object(tender.get("suitability"))
+    x = json_object(tender.get("xClassifications"))
     sme = s.get("sme", x.get("isSuitableForSme"))
     vcse = s.get("vcse", x.get("isSuitableForVco"))
     return (sme if isinstance(sme, bool) else None, vcse if isinstance(vcse, bool) else None)
@@ -322,10 +322,10 @@ def _local_time_z(value: Any) -> datetime | None:
 def notice_document(release: dict[str, Any]) -> dict[str, Any] | None:
     """The document that is the notice itself (documentType contractNotice, awardNotice...),
     which PCS and Sell2Wales publish with the notice's own id and web page."""
-    docs: list[Any] = list(_obj(release.get("tender")).get("documents") or [])
+    docs: list[Any] = list(json_object(release.get("tender")).get("documents") or [])
     for part in ("awards", "contracts"):
         for obj in release.get(part) or []:
-            docs.extend(_obj(obj).get("documents") or [])
+            docs.extend(json_object(obj).get("documents") or [])
     for d in docs:
         if isinstance(d, dict) and d.get("id") and str(d.get("documentType")).endswith("Notice"):
             return d
@@ -354,7 +354,7 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
     ocid = release.get("ocid")
     if not ocid or not isinstance(ocid, str):
         raise NormaliseError(f"release {rid} has no ocid")
-    tender = _obj(release.get("tender"))
+    tender = json_object(release.get("tender"))
     ntype = notice_type(release)
     amount, gross, currency = _value(tender.get("value"))
     min_value = _number((tender.get("minValue") or {}).get("amount"))
@@ -377,12 +377,12 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
         when = _local_time_z
         if gross is None and amount is not None and amount <= 1:  # a token, not a value
             amount, currency = None, None
-    ours = _obj(release.get(BIDBELL_KEY))
+    ours = json_object(release.get(BIDBELL_KEY))
     subcontract = True if ours.get("subcontract") is True else None
     parent = None
     if subcontract:
         for rp in release.get("relatedProcesses") or []:
-            if "parent" in (_obj(rp).get("relationship") or []) and rp.get("identifier"):
+            if "parent" in (json_object(rp).get("relationship") or []) and rp.get("identifier"):
                 parent = str(rp["identifier"])
                 break
     return NoticeFields(
@@ -398,7 +398,9 @@ def normalise_release(source: str, release: Any) -> NoticeFields:
         value_amount_gross=gross,
         value_min=min_value,
         value_currency=currency,
-        deadline=None if legacy_cf else when(_obj(tender.get("tenderPeriod")).get("endDate")),
+        deadline=None
+        if legacy_cf
+        else when(json_object(tender.get("tenderPeriod")).get("endDate")),
         published_at=when(release.get("date")),
         stage=stage(release, ntype),
         notice_type=ntype,

@@ -41,12 +41,12 @@ NormaliseError naming the column, so the row is kept as an IngestError, not stor
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
-from typing import Any
+from datetime import date, datetime, time
+from typing import Any, TypeVar
 
+from models.formats.text import END_OF_DAY, parse_time, parse_uk_date, uk_local, yes_no
 from models.formats.uk_regions import regions_from_names
 from models.normalise import (
-    UK,
     NormaliseError,
     NoticeFields,
     clean_text,
@@ -62,6 +62,7 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s\"'<>]+", re.IGNORECASE)
 NO_DEADLINE_BEFORE = date(2001, 1, 2)  # 01/01/2001 is CF's "no closing date"
 # What the tables hold (models.tables): longer values are refused by name, not cut.
 MAX_ID, MAX_BUYER, MAX_URL = 240, 512, 2048
+_T = TypeVar("_T")
 
 # Notice Type (spaces, hyphens and case ignored) -> stage
 STAGES = {
@@ -88,11 +89,6 @@ def _get(row: dict[str, Any], column: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _yes_no(value: str) -> bool | None:
-    v = value.strip().lower()
-    return True if v in ("yes", "y", "true") else False if v in ("no", "n", "false") else None
-
-
 def _money(row: dict[str, Any], column: str) -> float | None:
     text = _get(row, column).replace("£", "").replace(",", "")
     if not text:
@@ -104,22 +100,11 @@ def _money(row: dict[str, Any], column: str) -> float | None:
     return value if value > 0 else None
 
 
-def _day(text: str, column: str) -> date:
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            pass
-    raise NormaliseError(f"{column} is not a date: {text!r}")
-
-
-def _clock(text: str) -> time:
-    for fmt in ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M%p", "%I:%M:%S %p"):
-        try:
-            return datetime.strptime(text.upper(), fmt).time()
-        except ValueError:
-            pass
-    raise NormaliseError(f"Closing Time is not a time: {text!r}")
+def _required(value: _T | None, column: str, text: str, kind: str = "date") -> _T:
+    """What was read from a column's text, or NormaliseError naming the column."""
+    if value is None:
+        raise NormaliseError(f"{column} is not a {kind}: {text!r}")
+    return value
 
 
 def deadline(row: dict[str, Any]) -> datetime | None:
@@ -128,27 +113,23 @@ def deadline(row: dict[str, Any]) -> datetime | None:
     if not text:
         return None
     if "T" in text:  # an ISO timestamp, should an export ever carry one
-        when = parse_datetime(text)
-        if when is None:
-            raise NormaliseError(f"Closing Date is not a date: {text!r}")
-        return when
+        return _required(parse_datetime(text), "Closing Date", text)
     parts = text.split()
-    day = _day(parts[0], "Closing Date")
+    day = _required(parse_uk_date(parts[0]), "Closing Date", parts[0])
     if day < NO_DEADLINE_BEFORE:
         return None
     clock_text = _get(row, "Closing Time") or " ".join(parts[1:])
-    clock = _clock(clock_text) if clock_text else time(23, 59, 59)
-    return datetime.combine(day, clock, tzinfo=UK).astimezone(UTC)
+    if not clock_text:
+        return uk_local(day, END_OF_DAY)
+    return uk_local(day, _required(parse_time(clock_text), "Closing Time", clock_text, "time"))
 
 
 def published(row: dict[str, Any]) -> datetime | None:
     text = _get(row, "Published Date")
     if not text:
         return None
-    when = parse_datetime(text)
-    if when is None:
-        when = datetime.combine(_day(text, "Published Date"), time(0), tzinfo=UK).astimezone(UTC)
-    return when
+    day = parse_uk_date(text)
+    return parse_datetime(text) or uk_local(_required(day, "Published Date", text), time(0))
 
 
 def stage(row: dict[str, Any]) -> str:
@@ -168,7 +149,7 @@ def cpv_codes(row: dict[str, Any]) -> list[str]:
 
 
 def regions(row: dict[str, Any]) -> list[str]:
-    if _yes_no(_get(row, "Nationwide")):
+    if yes_no(_get(row, "Nationwide")):
         return []
     return regions_from_names(_get(row, "Region").split(","))
 
@@ -194,9 +175,9 @@ def values(row: dict[str, Any]) -> tuple[float | None, float | None]:
 
 
 def subcontract(row: dict[str, Any]) -> bool | None:
-    flag = _yes_no(_get(row, "Is sub-contract"))
+    flag = yes_no(_get(row, "Is sub-contract"))
     # A prime contractor's supply-chain opportunity is sub-contract work as well.
-    if _yes_no(_get(row, "Supply Chain")):
+    if yes_no(_get(row, "Supply Chain")):
         return True
     return flag
 
@@ -233,8 +214,8 @@ def normalise_cf_csv_row(source: str, row: Any) -> NoticeFields:
         stage=stage(row),
         cpv_codes=cpv_codes(row),
         regions=regions(row),
-        sme_suitable=_yes_no(_get(row, "Suitable for SME")),
-        vcse_suitable=_yes_no(_get(row, "Suitable for VCO")),
+        sme_suitable=yes_no(_get(row, "Suitable for SME")),
+        vcse_suitable=yes_no(_get(row, "Suitable for VCO")),
         is_subcontract=subcontract(row),
         parent_reference=parent,
         url=notice_url(row),

@@ -11,9 +11,10 @@ Rules:
 - Dates on the portal are UK local wall-clock text ("05/11/2026 12:00") -> aware UTC. A date
   without a time is taken as 00:00 UK time: never later than the portal means. The feed's
   pubDate (RFC 822) carries its own zone.
-- Values: "£50,000" -> value_amount 50000; "£10,000 - £25,000" -> value_min 10000 and
-  value_amount 25000; "£1.2m", "£8k" too. Only amounts written with £ (or GBP) count, so
-  "£40,000 a year for 3 years" is 40000; with no £ at all, a bare number is the amount.
+- Values (models.formats.text.parse_money): "£50,000" -> value_amount 50000; "£10,000 -
+  £25,000" -> value_min 10000 and value_amount 25000; "£1.2m", "£8k" too. The first sum
+  written with £ (or GBP) wins, so "£40,000 a year for 3 years" is 40000; with no sign at
+  all, a bare number is the amount; a sum in another currency is not taken.
 - Buyer region: the source's configured ``region`` (NUTS/ITL), made more precise when the
   buyer is a Kent council we can name (Medway UKJ41, "Swale Borough Council" UKJ43...).
 - Delivery regions: "Region(s) of supply" names -> NUTS codes (Kent UKJ4, Kent districts and
@@ -24,44 +25,16 @@ Rules:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime, time
 from typing import Any
 
 from models.classify import KENT_AREAS, NUTS1
-from models.normalise import (
-    UK,
-    Lot,
-    NormaliseError,
-    NoticeFields,
-    clean_text,
-    cpv_code,
-    parse_datetime,
-)
+from models.formats.text import parse_money, yes_no
+from models.formats.text import parse_uk_datetime as _uk_datetime
+from models.normalise import Lot, NormaliseError, NoticeFields, clean_text, cpv_code, json_object
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _OCID = re.compile(r"^ocds-[a-z0-9]{6}-\S+$")
-_UK_DATE = re.compile(
-    r"\b(\d{1,2})/(\d{1,2})/(\d{4})(?:\s*(?:at\s*)?(\d{1,2})[:.](\d{2})(?::(\d{2}))?)?", re.I
-)
-_MONTH_NAMES = (
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
-)  # fmt: skip
-_MONTHS = {
-    **{n: i for i, n in enumerate(_MONTH_NAMES, 1)},
-    **{n[:3]: i for i, n in enumerate(_MONTH_NAMES, 1)},
-    "sept": 9,
-}
-_WORD_DATE = re.compile(
-    r"\b(\d{1,2})\s+([A-Za-z]{3,9})\s+(\d{4})(?:\s*(?:at\s*)?(\d{1,2})[:.](\d{2}))?"
-)
-_MONEY = re.compile(
-    r"(?:£|GBP)\s*(\d[\d,]*(?:\.\d+)?)\s*(k|m|bn|thousand|million|billion)?\b", re.I
-)
-_BARE = re.compile(r"^\s*(\d[\d,]*(?:\.\d+)?)\s*(k|m|thousand|million)?\s*$", re.I)
-_RANGE_SEP = re.compile(r"^\s*(?:-|–|—|to|and)\s*$", re.I)  # noqa: RUF001 (dashes)
-_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b")
 
 PREFIX = "bidbell-procontract-"
@@ -84,77 +57,20 @@ REGION_NAMES: dict[str, str] = {
 }
 
 
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _str(value: Any) -> str:
     return clean_text(value) if isinstance(value, str) else ""
 
 
 def parse_uk_datetime(value: Any) -> datetime | None:
-    """Portal date text (UK local time) -> aware UTC; RFC 822 and ISO 8601 too."""
-    text = _str(value)
-    if not text:
-        return None
-    m = _UK_DATE.search(text)
-    if m:
-        day, month, year, hour, minute, second = m.groups()
-        parts = (int(year), int(month), int(day), int(hour or 0), int(minute or 0))
-        return _local(*parts, int(second or 0))
-    try:
-        dt = parsedate_to_datetime(text)  # RFC 822, as in RSS pubDate, with its own zone
-    except (TypeError, ValueError, IndexError):
-        dt = None
-    if dt is not None and dt.tzinfo is not None:
-        return dt.astimezone(UTC)
-    m = _WORD_DATE.search(text)
-    if m and m.group(2).lower() in _MONTHS:
-        day, name, year, hour, minute = m.groups()
-        month = _MONTHS[name.lower()]
-        return _local(int(year), month, int(day), int(hour or 0), int(minute or 0), 0)
-    return parse_datetime(text)
-
-
-def _local(year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime | None:
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=UK).astimezone(UTC)
-    except ValueError:
-        return None
-
-
-def _amount(number: str, scale: str | None) -> float | None:
-    try:
-        value = float(number.replace(",", ""))
-    except ValueError:
-        return None
-    return value * _SCALE.get((scale or "").lower(), 1.0)
+    """Portal date text (UK local time) -> aware UTC; a date alone is 00:00 UK time."""
+    return _uk_datetime(_str(value), date_only=time(0))
 
 
 def parse_value(value: Any) -> tuple[float | None, float | None]:
-    """'£10,000 - £25,000' -> (25000.0, 10000.0): (amount, minimum); (None, None) if none."""
-    text = _str(value)
-    if not text:
-        return None, None
-    found = list(_MONEY.finditer(text))
-    if not found:
-        bare = _BARE.match(text)
-        return (_amount(bare.group(1), bare.group(2)), None) if bare else (None, None)
-    first = _amount(found[0].group(1), found[0].group(2))
-    if len(found) >= 2 and _RANGE_SEP.match(text[found[0].end() : found[1].start()]):
-        second = _amount(found[1].group(1), found[1].group(2))
-        if first is not None and second is not None:
-            return max(first, second), min(first, second)
-    return first, None
-
-
-def _yes_no(value: Any) -> bool | None:
-    text = _str(value).lower()
-    if text in ("yes", "y", "true"):
-        return True
-    if text in ("no", "n", "false"):
-        return False
-    return None
+    """'£10,000 - £25,000' -> (25000.0, 10000.0): (amount, minimum) in pounds; (None, None)
+    if none (or the sum is in another currency)."""
+    amount, minimum, currency = parse_money(_str(value))
+    return (amount, minimum) if currency in (None, "GBP") else (None, None)
 
 
 def region_codes(names: Any) -> list[str]:
@@ -196,7 +112,7 @@ def _cpv(categories: Any) -> list[str]:
 def _lots(lots: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for lot in lots if isinstance(lots, list) else []:
-        lot = _obj(lot)
+        lot = json_object(lot)
         amount, _min = parse_value(lot.get("value"))
         out.append(
             vars(
@@ -218,8 +134,8 @@ def normalise_procontract_advert(source: str, payload: Any) -> NoticeFields:
     advert_id = _str(payload.get("advert_id")).lower()
     if not _GUID.match(advert_id):
         raise NormaliseError(f"advert has no advertId GUID (got {payload.get('advert_id')!r})")
-    row = _obj(payload.get("listing")) or _obj(payload.get("feed"))
-    page = _obj(payload.get("advert"))
+    row = json_object(payload.get("listing")) or json_object(payload.get("feed"))
+    page = json_object(payload.get("advert"))
 
     def pick(field: str) -> Any:
         return page.get(field) or row.get(field)
@@ -249,7 +165,7 @@ def normalise_procontract_advert(source: str, payload: Any) -> NoticeFields:
         cpv_codes=_cpv(page.get("categories")),
         regions=region_codes(page.get("regions") or []),
         lots=_lots(page.get("lots")),
-        sme_suitable=_yes_no(page.get("sme_suitable")),
-        vcse_suitable=_yes_no(page.get("vcse_suitable")),
+        sme_suitable=yes_no(page.get("sme_suitable")),
+        vcse_suitable=yes_no(page.get("vcse_suitable")),
         url="",
     )
