@@ -197,6 +197,6 @@ def match(
             elif not regions:
                 reasons.append("no delivery region stated")
             if opp.deadline is not None:
-                reasons.append(f"{(opp.deadline - now).days} days to respond")
+                reasons.append(f"{(opp.deadline - now).days} days left to respond")
             out.append(Match(p.organisation_id, p.profile_id, opp.id, reasons))
     return out

@@ -1,7 +1,7 @@
 """Pure classification of an opportunity: size band, sector, area, and fit for small bidders.
 
 Everything here is plain functions over values; no I/O. Reasons are stated in words a
-small bidder would use ("lots of £40k", "31 days to respond").
+small bidder would use ("lots of £40k", "31 days from publication to deadline").
 """
 
 from __future__ import annotations
@@ -251,11 +251,11 @@ def fit_for_small_bidders(
     if published_at is not None and deadline is not None and deadline > published_at:
         days = (deadline - published_at).days
         if days < 21:
-            fit.add(-15, f"only {days} days to respond")
+            fit.add(-15, f"only {days} days from publication to deadline")
         elif days >= 30:
-            fit.add(5, f"{days} days to respond")
+            fit.add(5, f"{days} days from publication to deadline")
         else:
-            fit.reasons.append(f"{days} days to respond")
+            fit.reasons.append(f"{days} days from publication to deadline")
         holiday = _holiday_overlap(published_at, deadline)
         if holiday:
             fit.add(-5, holiday)

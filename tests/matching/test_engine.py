@@ -48,7 +48,7 @@ def test_cpv_prefix_matches_and_gives_reasons(opps) -> None:
     ms = match(opps.values(), ProfileIndex([p]), NOW)
     assert [(m.profile_id, m.opportunity_id) for m in ms] == [(1, opps[ALDBANKS].id)]
     assert "CPV 85311000 is within your code 853" in ms[0].reasons
-    assert "29 days to respond" in ms[0].reasons  # 6 Oct 18:00 -> 5 Nov 12:00
+    assert "29 days left to respond" in ms[0].reasons  # 6 Oct 18:00 -> 5 Nov 12:00
 
 
 def test_keyword_phrase_matches_on_word_boundaries(opps) -> None:

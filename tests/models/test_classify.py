@@ -93,7 +93,7 @@ def test_fit_reasons_in_words() -> None:
     )  # fmt: skip
     assert "marked suitable for VCSE organisations" in fit.reasons
     assert "split into 2 lots, from £40k" in fit.reasons
-    assert "31 days to respond" in fit.reasons
+    assert "31 days from publication to deadline" in fit.reasons
     assert "the response window runs over Christmas" in fit.reasons
     assert 0 <= fit.score <= 100
     short = fit_for_small_bidders(
@@ -102,7 +102,8 @@ def test_fit_reasons_in_words() -> None:
         stage="tender", is_subcontract=None,
     )  # fmt: skip
     assert (
-        "only 14 days to respond" in short.reasons and "marked suitable for SMEs" in short.reasons
+        "only 14 days from publication to deadline" in short.reasons
+        and "marked suitable for SMEs" in short.reasons
     )
 
 
@@ -119,7 +120,9 @@ def test_stored_opportunities_are_classified(engine, fts_files) -> None:
         "Social care and health"
     ]
     assert aldbanks.areas == ["East of England"] and not aldbanks.work_in_kent
-    assert "29 days to respond" in aldbanks.fit_reasons  # 6 Oct 17:59 BST -> 5 Nov 12:00 GMT
+    assert (
+        "29 days from publication to deadline" in aldbanks.fit_reasons
+    )  # 6 Oct 17:59 BST -> 5 Nov 12:00 GMT
     assert harrogate.value_band == "30k_threshold"
     assert harrogate.sectors == ["Energy and utilities", "Business and professional services"]
     award = by["ocds-h6vhtk-06e832"]
