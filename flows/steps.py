@@ -16,10 +16,9 @@ from sqlmodel import col, select
 
 from bidbell.settings import Settings
 from matching.alerts import AlertResult, create_alerts
-from models import jsoncodec
 from models.checkpoint import get_state, next_window, record_run
 from models.db import get_engine, session_scope
-from models.store import StoreResult, store_errors, store_records
+from models.store import StoreResult, iter_jsonl, store_errors, store_records
 from models.tables import Opportunity
 from notifiers.dispatch import DispatchResult, send_pending_alerts
 from notifiers.rss import render_rss, write_rss
@@ -49,15 +48,6 @@ class CollectReport:
 
 def _engine(settings: Settings) -> Any:
     return get_engine(settings.effective_database_url)
-
-
-def _iter_jsonl(path: Path) -> Any:
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield jsoncodec.loads(line)
 
 
 def spider_settings(settings: Settings) -> dict[str, Any]:
@@ -130,8 +120,10 @@ def store_crawl(
             else first
         )
     with session_scope(_engine(settings)) as session:
-        result = store_records(session, _iter_jsonl(outcome.notices_path), now=now)
-        report.errors = store_errors(session, _iter_jsonl(outcome.errors_path)) + result.rejected
+        result = store_records(session, iter_jsonl(outcome.notices_path, name), now=now)
+        report.errors = (
+            store_errors(session, iter_jsonl(outcome.errors_path, name)) + result.rejected
+        )
         report.notices = result.received
         report.stored = result.summary()
         record_run(

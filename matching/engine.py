@@ -86,7 +86,9 @@ class ProfileIndex:
         cpv: dict[str, list[int]] = defaultdict(list)
         kw: dict[str, list[int]] = defaultdict(list)
         region: dict[str, list[int]] = defaultdict(list)
-        self.phrases: list[list[tuple[str, str]]] = [[] for _ in range(n)]
+        # per profile: (phrase, its first word, compiled pattern); compiled once here, not
+        # per opportunity (re's own cache holds 512 patterns, far fewer than profiles)
+        self.phrases: list[list[tuple[str, str, re.Pattern[str]]]] = [[] for _ in range(n)]
         any_topic, any_region = [], []
         for i, p in enumerate(self.profiles):
             prefixes = {c.strip() for c in p.cpv_prefixes if c.strip()}
@@ -96,7 +98,8 @@ class ProfileIndex:
                 toks = _tokens(k)
                 if toks:
                     kw[toks[0]].append(i)
-                    self.phrases[i].append((k, r"\b" + r"\W+".join(map(re.escape, toks)) + r"\b"))
+                    pattern = re.compile(r"\b" + r"\W+".join(map(re.escape, toks)) + r"\b")
+                    self.phrases[i].append((k, toks[0], pattern))
             if not prefixes and not p.keywords:
                 any_topic.append(i)
             regs = {r.strip().upper() for r in p.regions if r.strip()}
@@ -135,8 +138,8 @@ def _topic_candidates(
         if arr is None:
             continue
         for i in arr.tolist():
-            for phrase, pattern in index.phrases[i]:
-                if _tokens(phrase)[0] == tok and re.search(pattern, text):
+            for phrase, first, pattern in index.phrases[i]:
+                if first == tok and pattern.search(text):
                     why[i].append(f'mentions "{phrase}"')
                     hits.append(np.array([i], dtype=np.int64))
     return np.unique(np.concatenate(hits)) if hits else np.array([], dtype=np.int64), why

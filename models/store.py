@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlmodel import Session
 
+from models import jsoncodec
 from models.classify import classify_opportunity
 from models.events import diff_events
 from models.normalise import (
@@ -55,13 +56,16 @@ class StoreResult:
 
 
 def iter_jsonl(path: Path, source: str) -> Iterator[dict[str, Any] | IngestError]:
-    """Lines of a JSONL file; an unreadable line becomes an IngestError (not an exception)."""
+    """Lines of a JSONL file; an unreadable line becomes an IngestError (not an exception).
+    A file that does not exist (a crawl that wrote nothing) has no lines."""
+    if not path.exists():
+        return
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = jsoncodec.loads(line)
                 if not isinstance(record, dict):
                     raise ValueError("not a JSON object")
                 yield record
@@ -281,10 +285,14 @@ def _rebuild_opportunities(
         result.events += len(events)
 
 
-def store_errors(session: Session, errors: Iterable[dict[str, Any]]) -> int:
+def store_errors(session: Session, errors: Iterable[dict[str, Any] | IngestError]) -> int:
     """Keep spider errors (RawError dicts) with their raw payload."""
     n = 0
     for e in errors:
+        if isinstance(e, IngestError):  # an unreadable line of the errors file itself
+            session.add(e)
+            n += 1
+            continue
         session.add(
             IngestError(
                 source=str(e.get("source") or "?"),

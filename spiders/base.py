@@ -296,11 +296,12 @@ class OcdsReleasePackageSpider(BidbellSpider):
     def notice_from_release(
         cls, release: Any, url: str, position: int, fetched_at: str, source: str
     ) -> RawNotice | RawError:
-        if not isinstance(release, dict) or not release.get("id"):
+        rid = cls.release_id(release) if isinstance(release, dict) else None
+        if not isinstance(release, dict) or not rid:
             return RawError(
                 source=source,
                 url=url,
-                reason="release without an id",
+                reason=cls.missing_id_reason,
                 record=f"#{position}",
                 fetched_at=fetched_at,
                 body=json.dumps(release, ensure_ascii=False),
@@ -308,13 +309,24 @@ class OcdsReleasePackageSpider(BidbellSpider):
         return RawNotice(
             source=source,
             format=cls.record_format,
-            source_id=str(release["id"]),
+            source_id=rid,
             ocid=release.get("ocid") if isinstance(release.get("ocid"), str) else None,
             url=url,
-            notice_url=cls.notice_url_for(str(release["id"])),
+            notice_url=cls.notice_url_of(release, rid),
             fetched_at=fetched_at,
             payload=release,
         )
+
+    # Hooks for publishers whose releases name themselves differently.
+    missing_id_reason: ClassVar[str] = "release without an id"
+
+    @classmethod
+    def release_id(cls, release: dict[str, Any]) -> str | None:
+        return str(release["id"]) if release.get("id") else None
+
+    @classmethod
+    def notice_url_of(cls, release: dict[str, Any], release_id: str) -> str | None:
+        return cls.notice_url_for(release_id)
 
     @classmethod
     def notice_url_for(cls, release_id: str) -> str | None:

@@ -2,7 +2,7 @@
 crawl yields, through the same parser as the live spider.
 
 A spider type reads its own files when it has a classmethod
-``records_from_file(path, source, params)`` (e.g. Contracts Finder's CSV export); OCDS release
+``records_from_bytes(data, url, source, params)`` (e.g. Contracts Finder's CSV export); OCDS release
 package spiders share the reader here (.json package, or one release per line .jsonl).
 """
 
@@ -23,14 +23,11 @@ def read_file(
     source: str, spider_type: str, path: Path, params: dict[str, Any] | None = None
 ) -> Iterator[RawNotice | RawError]:
     """A release package (.json) or one release per line (.jsonl), or the spider type's own
-    file format (``records_from_file``, given the source's params from sources.toml);
+    file format (``records_from_bytes``, given the source's params from sources.toml);
     errors are records too."""
     spider = load_spider(spider_type)
-    own_reader = getattr(spider, "records_from_file", None)
-    if callable(own_reader):
-        yield from own_reader(path, source, params or {})
-        return
-    if not issubclass(spider, OcdsReleasePackageSpider):
+    own_reader = getattr(spider, "records_from_bytes", None)
+    if not callable(own_reader) and not issubclass(spider, OcdsReleasePackageSpider):
         raise ValueError(f"{source}: importing files is not supported for this source yet")
     url = path.resolve().as_uri()
     fetched = datetime.now(UTC).isoformat(timespec="seconds")
@@ -41,6 +38,10 @@ def read_file(
             source=source, url=url, reason=f"cannot read file: {exc}", fetched_at=fetched
         )
         return
+    if callable(own_reader):
+        yield from own_reader(data, url, source, params or {})
+        return
+    assert issubclass(spider, OcdsReleasePackageSpider)
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         for lineno, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
             if not line.strip():

@@ -9,7 +9,7 @@ The file is CSV with CRLF line ends and CRLF inside quoted fields; 42 columns in
 from 2021 (``Closing Time``). The website caps an export at 1,000 rows and exports the
 search held in the visitor's session (a search form is posted first), so the live source is
 off by default (sources.toml); saved exports are imported with
-``bidbell import --source contracts_finder_csv FILE.csv`` through ``records_from_file``.
+``bidbell import --source contracts_finder_csv FILE.csv`` through ``records_from_bytes``.
 
 A row that cannot be a notice (no identifier, the wrong number of fields, an identifier
 already seen in the same file) becomes a RawError naming the row; the others are kept.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import scrapy
@@ -130,18 +129,10 @@ class ContractsFinderCsvSpider(BidbellSpider):
             )
 
     @classmethod
-    def records_from_file(
-        cls, path: Path, source: str, params: dict[str, Any] | None = None
+    def records_from_bytes(
+        cls, data: bytes, url: str, source: str, params: dict[str, Any] | None = None
     ) -> Iterator[RawNotice | RawError]:
         """A saved export file -> the same records a crawl of it would give."""
-        url = path.resolve().as_uri()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            yield RawError(
-                source=source, url=url, reason=f"cannot read file: {exc}", fetched_at=now_iso()
-            )
-            return
         try:
             yield from cls.read_export(data, url, source)
         except PageError as exc:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterator
-from pathlib import Path
 from typing import Any
 
 import scrapy
@@ -237,23 +236,15 @@ class ListingSpider(BidbellSpider):
         )
 
     @classmethod
-    def records_from_file(
-        cls, path: Path, source: str, params: dict[str, Any] | None = None
+    def records_from_bytes(
+        cls, data: bytes, url: str, source: str, params: dict[str, Any] | None = None
     ) -> Iterator[RawNotice | RawError]:
         """A saved page of this listing -> its rows, with the source's selectors."""
         params = {k: v for k, v in (params or {}).items() if k not in ("path", "next_page")}
         spider = cls(
             source=source, base_url=str(params.pop("base_url", "https://import.invalid")), **params
         )
-        url = path.resolve().as_uri()
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            yield RawError(
-                source=source, url=url, reason=f"cannot read file: {exc}", fetched_at=now_iso()
-            )
-            return
-        yield from spider.parse_rows(HtmlResponse(url=url, body=body, encoding="utf-8"), 0)
+        yield from spider.parse_rows(HtmlResponse(url=url, body=data, encoding="utf-8"), 0)
 
     def parse_rows(self, response: Response, page: int) -> Generator[Any, None, bool]:
         """The rows of one page; False (after a RawError) when the layout changed."""

@@ -159,38 +159,16 @@ class OcdsMonthlySpider(OcdsReleasePackageSpider):
                 )
 
     # --- records ---------------------------------------------------------------------------
+    missing_id_reason = "release without an id (and no notice document to name it)"
+
     @classmethod
-    def notice_from_release(
-        cls,
-        release: Any,
-        url: str,
-        position: int,
-        fetched_at: str,
-        source: str,
-    ) -> RawNotice | RawError:
-        rid = release_id(release) if isinstance(release, dict) else None
-        if not isinstance(release, dict) or not rid:
-            return RawError(
-                source=source,
-                url=url,
-                reason="release without an id (and no notice document to name it)",
-                record=f"#{position}",
-                fetched_at=fetched_at,
-                body=json.dumps(release, ensure_ascii=False),
-            )
-        ocid = release.get("ocid") if isinstance(release.get("ocid"), str) else None
+    def release_id(cls, release: dict[str, Any]) -> str | None:
+        return release_id(release)
+
+    @classmethod
+    def notice_url_of(cls, release: dict[str, Any], release_id: str) -> str | None:
         page = (notice_document(release) or {}).get("url")
-        notice_url = page if isinstance(page, str) and page.startswith("http") else None
-        return RawNotice(
-            source=source,
-            format=cls.record_format,
-            source_id=rid,
-            ocid=ocid,
-            url=url,
-            notice_url=notice_url,
-            fetched_at=fetched_at,
-            payload=release,
-        )
+        return page if isinstance(page, str) and page.startswith("http") else None
 
     def stamp(self, record: RawNotice, notice_type: str) -> RawNotice:
         """The record with the query's notice type (and sub-contract flag) under x_bidbell."""
