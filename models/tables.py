@@ -77,6 +77,8 @@ class Opportunity(SQLModel, table=True):
     areas: list[str] = _json()
     work_in_kent: bool = False
     buyer_in_kent: bool = False
+    buyer_area: str | None = Field(default=None, max_length=64)  # Kent district of the buyer
+    sector_basis: str | None = Field(default=None, max_length=8)  # cpv | text | None
     fit_score: int = 50
     fit_reasons: list[str] = _json()
     sources: list[str] = _json()
@@ -85,6 +87,17 @@ class Opportunity(SQLModel, table=True):
     version: int = 1
     first_seen_at: datetime | None = _ts()
     updated_at: datetime | None = _ts(index=True)
+    # Deduplication: the opportunity this one is another listing of (None: it is canonical).
+    canonical_id: int | None = Field(default=None, foreign_key="opportunity.id", index=True)
+    duplicate_reasons: list[str] = _json()
+
+
+class OpportunityBlock(SQLModel, table=True):
+    """Blocking keys of an opportunity (buyer word x deadline day, reference, ...): where
+    the store looks for other listings of the same procurement."""
+
+    key: str = Field(primary_key=True, max_length=160)
+    opportunity_id: int = Field(primary_key=True, foreign_key="opportunity.id", index=True)
 
 
 class OpportunityEvent(SQLModel, table=True):
