@@ -143,7 +143,7 @@ def run_demo(keep: bool = False) -> int:
 def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
     import feedparser
 
-    from models.query import list_opportunities
+    from models.query import count_listings_stored, list_opportunities
 
     _say("Summary")
     for c in summary["collected"]:
@@ -163,7 +163,12 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
     for o in opps:
         by_stage[o.stage] = by_stage.get(o.stage, 0) + 1
     stages = ", ".join(f"{n} {k}" for k, n in sorted(by_stage.items()))
-    _say(f"  opportunities stored: {len(opps)} ({stages}) in {db_url}")
+    rows, dups = count_listings_stored()
+    _say(f"  opportunities: {len(opps)} ({stages}) in {db_url}")
+    if dups:
+        _say(
+            f"    of {rows} stored, {dups} are another listing of one already there (deduplicated)"
+        )
     a = summary["alerts"]
     _say(
         f"  matching: {a['opportunities']} open opportunities x {a['profiles']} profiles "

@@ -185,7 +185,10 @@ def publish_feed(settings: Settings, now: datetime, limit: int = 200) -> Path:
     """RSS 2.0 of the most recently changed opportunities, written atomically."""
     with session_scope(_engine(settings)) as session:
         opps = session.exec(
-            select(Opportunity).order_by(col(Opportunity.updated_at).desc()).limit(limit)
+            select(Opportunity)
+            .where(col(Opportunity.canonical_id).is_(None))
+            .order_by(col(Opportunity.updated_at).desc())
+            .limit(limit)
         ).all()
         path = settings.feed_dir / "opportunities.rss"
         data = render_rss(

@@ -67,6 +67,7 @@ def create_alerts(session: Session, now: datetime) -> AlertResult:
     open_opps = session.exec(
         select(Opportunity).where(
             col(Opportunity.stage).in_(sorted(OPEN_STAGES)),
+            col(Opportunity.canonical_id).is_(None),  # one alert per procurement, not listing
             (col(Opportunity.deadline).is_(None)) | (col(Opportunity.deadline) > now),
         )
     ).all()

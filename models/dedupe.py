@@ -746,6 +746,31 @@ def blocking_keys(f: Features, rare_title_words: Sequence[str] = ()) -> set[str]
     return keys
 
 
+def listing_keys(
+    f: Features, rare_title_words: Sequence[str] = (), spread: bool = True
+) -> set[str]:
+    """Blocking keys for a stored index: ``spread=False`` gives the keys to store (the
+    closing day and publication week themselves), ``spread=True`` the keys to probe with
+    (day +-1, week +-1), so that two records meet when their days or weeks are near.
+    The OCID is left out: a stored opportunity is one per OCID already."""
+    keys = {f"i:{i}" for i in f.ids}
+    keys.update(f"r:{r}" for r in f.title.refs)
+    buyer = {f"b:{t}" for t in f.buyer} | ({f"bid:{f.buyer_id}"} if f.buyer_id else set())
+    if spread:
+        days, weeks = _day_keys(f.deadline, 1), _week_keys(f.published)
+    else:
+        days, weeks = _day_keys(f.deadline, 0), _week_keys(f.published)[1:2]
+    for b in buyer:
+        keys.update(f"{b}|d:{d}" for d in days)
+        keys.update(f"{b}|w:{w}" for w in weeks)
+        if not days and not weeks:
+            keys.add(b)
+    for word in rare_title_words:
+        keys.update(f"t:{word}|d:{d}" for d in days)
+        keys.update(f"t:{word}|w:{w}" for w in weeks)
+    return keys
+
+
 def candidate_pairs(feats: Sequence[Features]) -> set[tuple[int, int]]:
     """Index pairs worth comparing (sharing a blocking key)."""
     df: dict[str, int] = defaultdict(int)

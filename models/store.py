@@ -20,6 +20,7 @@ from sqlmodel import Session
 from models import jsoncodec
 from models.classify import classify_opportunity
 from models.events import diff_events
+from models.listings import link_listings
 from models.normalise import (
     NormaliseError,
     NoticeFields,
@@ -45,6 +46,7 @@ class StoreResult:
     opportunities_new: int = 0
     opportunities_changed: int = 0
     events: int = 0
+    listings_linked: int = 0  # new or changed rows found to be another listing of one
     new_opportunity_ids: list[int] = field(default_factory=list)
 
     def add(self, other: StoreResult) -> None:
@@ -267,10 +269,13 @@ def _rebuild_opportunities(
                 }
                 for kind, changes in diff_events(old, merged)
             )
+    linkable: list[dict[str, Any]] = [{**u, "id": u["b_id"]} for u in updates]
     if inserts:
         # One multi-row INSERT ... RETURNING (SQLite >= 3.35 and PostgreSQL), not a flush each.
         rows = session.execute(insert(table).returning(table.c.id, table.c.ocid), inserts)
-        for opp_id, _ocid in rows:
+        by_ocid_row = {r["ocid"]: r for r in inserts}
+        for opp_id, ocid in rows:
+            linkable.append({**by_ocid_row[ocid], "id": opp_id})
             result.new_opportunity_ids.append(opp_id)
             events.append(
                 {"opportunity_id": opp_id, "kind": "new", "version": 1, "changes": {}, "at": now}
@@ -283,6 +288,10 @@ def _rebuild_opportunities(
     if events:
         session.execute(insert(OpportunityEvent.__table__), events)  # type: ignore[attr-defined]
         result.events += len(events)
+    for row in linkable:
+        row["references"] = [n.source_id for n in by_ocid[row["ocid"]]]
+    linked = link_listings(session, linkable)
+    result.listings_linked += linked.linked
 
 
 def store_errors(session: Session, errors: Iterable[dict[str, Any] | IngestError]) -> int:

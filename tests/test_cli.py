@@ -18,8 +18,8 @@ def invoke(*args: str):
 
 def test_init_is_repeatable(env) -> None:
     r1, r2 = invoke("init"), invoke("init")
-    assert r1.exit_code == 0 and "revision 0005" in r1.output
-    assert r2.exit_code == 0 and "revision 0005" in r2.output
+    assert r1.exit_code == 0 and "revision 0006" in r1.output
+    assert r2.exit_code == 0 and "revision 0006" in r2.output
 
 
 def test_import_then_reimport_changes_nothing(env, fts_files) -> None:
