@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +19,62 @@ def line(name: str, value: float, unit: str, baseline: float | None, target: str
     return out
 
 
-def real_fts_releases() -> list[dict[str, Any]]:
-    folder = get_settings().fixtures_dir / "find-a-tender"
+def real_releases() -> list[dict[str, Any]]:
+    """Every OCDS release of the shared captures: Find a Tender, Contracts Finder's search,
+    Public Contracts Scotland and Sell2Wales (JSON packages and JSON Lines)."""
+    root = get_settings().fixtures_dir
     releases: list[dict[str, Any]] = []
-    for f in sorted(folder.glob("*.json")):
+    for f in sorted(root.glob("find-a-tender/*.json")) + sorted(
+        root.glob("contracts-finder/cf_ocds_search_*.json")
+    ):
         releases.extend(json.loads(f.read_text())["releases"])
+    for f in sorted(root.glob("scotland-pcs/*.jsonl")) + sorted(
+        root.glob("wales-sell2wales/*.jsonl")
+    ):
+        releases.extend(json.loads(x) for x in f.read_text().splitlines() if x.strip())
     if not releases:
-        raise SystemExit(f"no captures in {folder}: set BIDBELL_FIXTURES_DIR")
+        raise SystemExit(f"no captures in {root}: set BIDBELL_FIXTURES_DIR")
     return releases
 
 
+def _shift(value: Any, days: int) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        return (
+            datetime.fromisoformat(value.replace("Z", "+00:00")) + timedelta(days=days)
+        ).isoformat()
+    except ValueError:
+        return value
+
+
 def scaled_records(n: int, source: str = "find_a_tender") -> Iterator[dict[str, Any]]:
-    """n RawNotice-shaped records: the real releases, copied with new ids (and ocids), so the
-    store does real work on real shapes. Each copy is a distinct procurement."""
-    base = real_fts_releases()
+    """n RawNotice-shaped records: the real releases, copied with new ids and ocids, each
+    copy's dates 301 days after the last copy's: every copy is a distinct procurement
+    (a later round of it: first publications ten months apart, or deadlines two months
+    apart, are never one procurement), so the store and its deduplication see a stream of
+    real shapes without false duplicates. Copies a week apart would rightly be one
+    procurement re-published; a notice without a deadline repeated two months later with
+    the same title, buyer and value is one too. Copies still meet as candidates where a
+    title reference has no date to block with, as a framework's call-offs do."""
+    base = real_releases()
     for i in range(n):
-        r = copy.deepcopy(base[i % len(base)])
-        r["id"] = f"{r['id']}-b{i}"
-        r["ocid"] = f"{r['ocid']}-b{i}"
+        k, r = divmod(i, len(base))
+        rel = copy.deepcopy(base[r])
+        rel["id"] = f"{rel.get('id') or rel['ocid']}-b{i}"
+        rel["ocid"] = f"{rel['ocid']}-r{k}"  # releases of one OCID stay one procurement
+        rel["date"] = _shift(rel.get("date"), 301 * k)
+        period = (rel.get("tender") or {}).get("tenderPeriod")
+        if isinstance(period, dict):
+            for key in ("startDate", "endDate"):
+                period[key] = _shift(period.get(key), 301 * k)
         yield {
             "source": source,
             "format": "ocds-release",
-            "source_id": r["id"],
+            "source_id": rel["id"],
             "url": "bench",
             "fetched_at": "2026-10-06T18:00:00+00:00",
-            "payload": r,
+            "payload": rel,
         }
 
 

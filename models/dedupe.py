@@ -45,6 +45,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -197,8 +198,9 @@ _SPLIT_REF = re.compile(r"\b([a-z]{1,3})[\s-]+(?!(?:19|20)\d\d\b)(\d{1,4}[a-z]?)
 
 
 def _ascii_lower(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if not text.isascii():  # accents off ("café" -> "cafe"); plain ASCII needs none of it
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     return text.lower().replace("\u2013", "-").replace("\u2014", "-").replace("\u2019", "'")
 
 
@@ -258,6 +260,7 @@ class TitleParts:
 _LONG_STOP = tuple(w for w in _STOP if len(w) >= 8)
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_stop_abbreviation(word: str) -> bool:
     """'prov' (provision), 'agmt' (agreement): an abbreviated stopword is a stopword."""
     return 3 <= len(word) <= 5 and any(_word_match(word, s) for s in _LONG_STOP)
@@ -410,7 +413,10 @@ def _is_subsequence(short: str, long_: str) -> bool:
     return all(c in it for c in short)
 
 
+@lru_cache(maxsize=1 << 16)
 def _word_match(a: str, b: str) -> bool:
+    """Two title words one and the same (abbreviation, plural, typo)? Cached: the same
+    words meet again and again when one notice is compared with its candidates."""
     if a == b:
         return True
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)

@@ -124,9 +124,9 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
     for oid, keys in probes.items():
         near: set[int] = set()
         for k in keys:
-            m = members.get(k, ())
-            if len(m) <= dedupe.BLOCK_CAP:  # a key shared by very many says nothing
-                near.update(m)
+            sharing = members.get(k) or []
+            if len(sharing) <= dedupe.BLOCK_CAP:  # a key shared by very many says nothing
+                near.update(sharing)
         near.discard(oid)
         candidates[oid] = near
     wanted = set().union(*candidates.values()) - set(feats)
@@ -140,8 +140,21 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
         c = canon.get(oid)
         return c if c is not None else oid
 
-    def group(r: int) -> list[int]:
-        return [o for o in canon if root(o) == r]
+    groups: dict[int, set[int]] = defaultdict(set)  # root -> members (itself included)
+    for o in canon:
+        groups[root(o)].add(o)
+    complete: set[int] = set()  # roots whose every stored member is loaded
+
+    def load_group(r: int) -> None:
+        if r in complete:
+            return
+        complete.add(r)
+        q = select(table.c.id).where(table.c.canonical_id == r)
+        stored = {r} | {o for (o,) in session.execute(q)}
+        for o, (f, c) in _load(session, stored - set(feats)).items():
+            feats[o] = f
+            canon[o] = c
+            groups[root(o)].add(o)
 
     reasons: dict[int, list[str]] = {}
     for oid in batch_ids:
@@ -156,13 +169,16 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
             mine, theirs = root(oid), root(other)
             if mine == theirs:
                 continue
-            _ensure_group_loaded(session, theirs, feats, canon)
-            _ensure_group_loaded(session, mine, feats, canon)
-            a, b = group(mine), group(theirs)
+            load_group(theirs)
+            load_group(mine)
+            a, b = groups[mine], groups[theirs]
             if any(dedupe.conflicts(feats[x], feats[y]) for x in a for y in b):
                 continue
             new_root = min(mine, theirs)
-            for o in a + b:
+            merged = groups.pop(mine) | groups.pop(theirs)
+            groups[new_root] = merged
+            complete.add(new_root)
+            for o in merged:
                 canon[o] = None if o == new_root else new_root
             later = oid if oid != new_root else other
             reasons[later] = [f"same procurement as {_ocid_of(feats, new_root)}", *why]
@@ -210,24 +226,6 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Featur
             rec["references"] = refs.get(rec["id"], [])
             out[rec["id"]] = (dedupe.features(rec), rec["canonical_id"])
     return out
-
-
-def _ensure_group_loaded(
-    session: Session,
-    r: int,
-    feats: dict[int, dedupe.Features],
-    canon: dict[int, int | None],
-) -> None:
-    """Load every stored member of the group rooted at ``r`` (conflicts are checked against
-    all of them: complete linkage)."""
-    table = Opportunity.__table__  # type: ignore[attr-defined]
-    ids = {r} | {
-        oid for (oid,) in session.execute(select(table.c.id).where(table.c.canonical_id == r))
-    }
-    missing = ids - set(feats)
-    for oid, (f, c) in _load(session, missing).items():
-        feats[oid] = f
-        canon[oid] = c
 
 
 def listings_of(session: Session, canonical_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
