@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
 
+    sector_model_path: Path | None = Field(
+        default=None,
+        description="The text sector model (bidbell train-sectors). Default: var/sector_model.npz.",
+    )
+
     # --- sources -------------------------------------------------------------------------
     sources_file: Path = Field(
         default=PROJECT_ROOT / "sources.toml",
@@ -93,6 +98,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'bidbell.db'}"
+
+    @property
+    def effective_sector_model_path(self) -> Path:
+        return self.sector_model_path or self.var_dir / "sector_model.npz"
 
     @property
     def raw_dir(self) -> Path:

@@ -1,5 +1,5 @@
 """The Prefect flow: crawl (a task per source, side by side) -> store (a task per source,
-one after another) -> match -> send -> feed.
+one after another) -> sectors from text -> match -> send -> feed.
 
 Tasks are thin wrappers around flows.steps; each works on a source or a batch, never on a
 single notice or recipient (a task run costs ~20 ms here). Import via flows.runner, which
@@ -32,6 +32,12 @@ def crawl_source(name: str, now: datetime) -> CrawlOutcome | None:
 @task(name="store_crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def store_crawl(name: str, now: datetime, outcome: CrawlOutcome | None) -> dict[str, Any]:
     return steps.store_crawl(name, get_settings(), now, outcome).as_dict()
+
+
+@task(name="label_sectors", retries=0, cache_policy=NO_CACHE)
+def label_sectors(now: datetime) -> dict[str, Any]:
+    # Trains from the store when needed, then labels notices without CPV; never raises.
+    return vars(steps.label_sectors(get_settings(), now))
 
 
 @task(
@@ -67,12 +73,14 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     crawls = [crawl_source.submit(name, now) for name in names]
     # Stored one source after another: SQLite takes one writer at a time.
     collected = [store_crawl(name, now, c.result()) for name, c in zip(names, crawls, strict=True)]
+    sectors = label_sectors(now)
     alerts = match_alerts(now)
     sent = deliver_alerts(now)
     feed = publish_feed(now)
     return {
         "now": now.isoformat(),
         "collected": collected,
+        "sectors": sectors,
         "alerts": alerts,
         "sent": sent,
         "feed": feed,

@@ -18,6 +18,7 @@ from bidbell.settings import Settings
 from matching.alerts import AlertResult, create_alerts
 from models.checkpoint import get_state, next_window, record_run
 from models.db import get_engine, session_scope
+from models.sector_labels import SectorRefresh, refresh_sectors
 from models.store import StoreResult, iter_jsonl, store_errors, store_records
 from models.tables import Opportunity
 from notifiers.dispatch import DispatchResult, send_pending_alerts
@@ -163,6 +164,18 @@ def import_files(source: str, files: list[Path], settings: Settings, now: dateti
             result.rejected += kept
             total.add(result)
     return total
+
+
+def label_sectors(settings: Settings, now: datetime) -> SectorRefresh:
+    """Train the text sector model from the store when there is none yet or the store has
+    grown by more than a fifth since; then give a sector to opportunities without CPV codes.
+    A failure here is logged, not raised: matching and sending go on without it."""
+    try:
+        with session_scope(_engine(settings)) as session:
+            return refresh_sectors(session, settings, now)
+    except Exception:
+        log.exception("sector labelling failed")
+        return SectorRefresh(path=str(settings.effective_sector_model_path), error=True)
 
 
 def match_alerts(settings: Settings, now: datetime) -> AlertResult:

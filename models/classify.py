@@ -6,16 +6,20 @@ small bidder would use ("lots of £40k", "31 days from publication to deadline")
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from models.formats import kent_postcodes
 
 # The reader of money text lives with the other text readers; re-exported here.
 from models.formats.text import ValueText as ValueText
 from models.formats.text import parse_value_text as parse_value_text
+
+if TYPE_CHECKING:
+    from models.sector_text import SectorModel
 
 UK = ZoneInfo("Europe/London")
 
@@ -119,14 +123,9 @@ def sectors_for(cpv_codes: Iterable[str]) -> list[str]:
 
 
 # --- area --------------------------------------------------------------------------------
-# NUTS 2016 / ITL (TLJ4 = UKJ4) codes for Kent and its parts, with the districts in each.
-KENT_AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "UKJ41": ("Medway", ("Medway",)),
-    "UKJ43": ("Kent Thames Gateway", ("Dartford", "Gravesham", "Swale")),
-    "UKJ44": ("East Kent", ("Canterbury", "Dover", "Folkestone and Hythe", "Thanet")),
-    "UKJ45": ("Mid Kent", ("Ashford", "Maidstone")),
-    "UKJ46": ("West Kent", ("Sevenoaks", "Tonbridge and Malling", "Tunbridge Wells")),
-}
+# NUTS 2016 / ITL (TLJ4 = UKJ4) codes for Kent and its parts, with the districts in each: one
+# truth, kept with the postcode table in models.formats.kent_postcodes.
+KENT_AREAS = kent_postcodes.KENT_AREAS
 NUTS1 = {
     "UKC": "North East",
     "UKD": "North West",
@@ -141,9 +140,6 @@ NUTS1 = {
     "UKM": "Scotland",
     "UKN": "Northern Ireland",
 }
-# Postcode areas wholly or mostly in Kent and Medway (ME, CT, DA, TN); TN also covers parts
-# of East Sussex, so a TN postcode alone says "Kent or East Sussex" and is not counted.
-KENT_POSTCODE_AREAS = ("ME", "CT", "DA")
 
 
 def nuts_code(code: str) -> str:
@@ -168,13 +164,18 @@ def area_labels(regions: Iterable[str]) -> list[str]:
 
 
 def in_kent(
-    regions: Iterable[str], buyer_region: str | None, buyer_postcode: str | None
+    regions: Iterable[str],
+    buyer_region: str | None,
+    buyer_postcode: str | None,
+    buyer_name: str | None = None,
 ) -> dict[str, bool]:
-    """Where the work is, and who is buying, each tested against Kent and Medway."""
+    """Where the work is, and who is buying, each tested against Kent and Medway. The buyer
+    is in Kent when its NUTS region is, or when its council or postcode is placed in a Kent
+    district (models.formats.kent_postcodes: by outward code, so DA7 Bexleyheath and TN22
+    Uckfield are not Kent, TN1 Tunbridge Wells is)."""
     work = any(nuts_code(r).startswith("UKJ4") for r in regions)
-    pc_area = re.match(r"[A-Z]{1,2}", (buyer_postcode or "").upper())
-    buyer = bool(buyer_region and nuts_code(buyer_region).startswith("UKJ4")) or bool(
-        pc_area and pc_area.group(0) in KENT_POSTCODE_AREAS
+    buyer = bool(buyer_region and nuts_code(buyer_region).startswith("UKJ4")) or (
+        kent_postcodes.buyer_district(buyer_name, buyer_postcode, buyer_region) is not None
     )
     return {"work_in_kent": work, "buyer_in_kent": buyer}
 
@@ -263,8 +264,27 @@ def fit_for_small_bidders(
     return fit
 
 
-def classify_opportunity(merged: dict[str, Any], stages_seen: Iterable[str]) -> dict[str, Any]:
-    """The derived columns of an opportunity from its merged fields."""
+def sectors_and_basis(
+    cpv_codes: Sequence[str], title: str, description: str, sector_model: SectorModel | None
+) -> tuple[list[str], str | None]:
+    """Sectors from the CPV codes (basis "cpv"); without CPV codes, the text model's sector
+    when it is sure enough (basis "text", see models.sector_text.CONFIDENCE_THRESHOLD); else
+    ([], None)."""
+    if cpv_codes:
+        sectors = sectors_for(cpv_codes)
+        return sectors, ("cpv" if sectors else None)
+    if sector_model is not None:
+        sector = sector_model.confident_sector(title, description)
+        if sector is not None:
+            return [sector], "text"
+    return [], None
+
+
+def classify_opportunity(
+    merged: dict[str, Any], stages_seen: Iterable[str], sector_model: SectorModel | None = None
+) -> dict[str, Any]:
+    """The derived columns of an opportunity from its merged fields. ``sector_model``
+    (models.sector_labels.active_model) gives a sector to an opportunity without CPV codes."""
     band, lot_band = size_band(
         merged.get("value_amount"),
         merged.get("value_amount_gross"),
@@ -285,15 +305,23 @@ def classify_opportunity(merged: dict[str, Any], stages_seen: Iterable[str]) -> 
         is_subcontract=merged.get("is_subcontract"),
         had_early_notice=early_before,
     )
-    kent = in_kent(
-        merged.get("regions") or [], merged.get("buyer_region"), merged.get("buyer_postcode")
+    buyer = (merged.get("buyer_name"), merged.get("buyer_postcode"), merged.get("buyer_region"))
+    kent = in_kent(merged.get("regions") or [], buyer[2], buyer[1], buyer[0])
+    sectors, basis = sectors_and_basis(
+        merged.get("cpv_codes") or [],
+        merged.get("title") or "",
+        merged.get("description") or "",
+        sector_model,
     )
     return {
         "value_band": band,
         "lot_band": lot_band,
-        "sectors": sectors_for(merged.get("cpv_codes") or []),
+        "sectors": sectors,
+        "sector_basis": basis,
+        # where the work is (NUTS regions); who is buying is buyer_in_kent / buyer_area
         "areas": area_labels(merged.get("regions") or []),
         **kent,
+        "buyer_area": kent_postcodes.buyer_district(*buyer),
         "fit_score": fit.score,
         "fit_reasons": fit.reasons,
     }

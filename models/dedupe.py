@@ -735,21 +735,10 @@ def _week_keys(when: datetime | None) -> list[str]:
 
 
 def blocking_keys(f: Features, rare_title_words: Sequence[str] = ()) -> set[str]:
-    keys = {f"o:{f.ocid}"} if f.ocid else set()
-    keys.update(f"i:{i}" for i in f.ids)
-    keys.update(f"r:{r}" for r in f.title.refs)
-    buyer = {f"b:{t}" for t in f.buyer} | ({f"bid:{f.buyer_id}"} if f.buyer_id else set())
-    days = _day_keys(f.deadline, 1)
-    weeks = _week_keys(f.published)
-    for b in buyer:
-        keys.update(f"{b}|d:{d}" for d in days)
-        keys.update(f"{b}|w:{w}" for w in weeks)
-        if not days and not weeks:
-            keys.add(b)
-    for word in rare_title_words:
-        keys.update(f"t:{word}|d:{d}" for d in days)
-        keys.update(f"t:{word}|w:{w}" for w in weeks)
-    return keys
+    """Keys to block on in memory (``cluster``): the spread keys of ``listing_keys`` and
+    the OCID."""
+    keys = listing_keys(f, rare_title_words, spread=True)
+    return keys | {f"o:{f.ocid}"} if f.ocid else keys
 
 
 def listing_keys(

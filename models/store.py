@@ -29,6 +29,7 @@ from models.normalise import (
     normalise,
     parse_datetime,
 )
+from models.sector_labels import active_model
 from models.tables import IngestError, Notice, Opportunity, OpportunityEvent
 from models.upsert import upsert
 
@@ -196,6 +197,18 @@ def store_records(
     return result
 
 
+def rebuild_all(session: Session, now: datetime | None = None) -> StoreResult:
+    """Rebuild every opportunity from its stored notices: after the classification rules,
+    the sector model or the deduplication change. Changed rows get a new version (no
+    event unless what they say changed); links between listings are judged afresh."""
+    now = now or datetime.now(UTC)
+    result = StoreResult()
+    ocids = [o for (o,) in session.execute(select(Notice.ocid).distinct().order_by(Notice.ocid))]  # type: ignore[call-overload]
+    for part in _chunks(ocids, CHUNK):
+        _rebuild_opportunities(session, part, {}, now, result)
+    return result
+
+
 def _rebuild_opportunities(
     session: Session,
     ocids: list[str],
@@ -232,10 +245,13 @@ def _rebuild_opportunities(
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    sector_model = active_model()  # sectors from text for notices without CPV, if trained
     for ocid, notices in by_ocid.items():
         merged = merge_notices(notices)
         merged["sources"] = sorted(sources[ocid])
-        merged.update(classify_opportunity(merged, [n.stage for n in notices]))
+        merged.update(
+            classify_opportunity(merged, [n.stage for n in notices], sector_model=sector_model)
+        )
         digest = content_hash(merged)
         old = current.get(ocid)
         if old is None:
@@ -271,6 +287,10 @@ def _rebuild_opportunities(
             )
     linkable: list[dict[str, Any]] = [{**u, "id": u["b_id"]} for u in updates]
     if inserts:
+        # Ids in order of first publication: of two listings of one procurement stored
+        # together, the earlier publication is the one kept as canonical (lowest id).
+        far = datetime.max.replace(tzinfo=UTC)
+        inserts.sort(key=lambda r: (r.get("published_at") or far, r["ocid"]))
         # One multi-row INSERT ... RETURNING (SQLite >= 3.35 and PostgreSQL), not a flush each.
         rows = session.execute(insert(table).returning(table.c.id, table.c.ocid), inserts)
         by_ocid_row = {r["ocid"]: r for r in inserts}

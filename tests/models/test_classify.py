@@ -80,7 +80,10 @@ def test_areas_and_kent() -> None:
     ]  # fmt: skip
     assert in_kent(["UKJ44"], None, None) == {"work_in_kent": True, "buyer_in_kent": False}
     assert in_kent([], None, "ME14 1XQ")["buyer_in_kent"] is True
-    assert in_kent([], None, "TN1 1RS")["buyer_in_kent"] is False  # TN spans East Sussex too
+    # TN spans Kent and East Sussex: the outward code decides (models.formats.kent_postcodes)
+    assert in_kent([], None, "TN1 1RS")["buyer_in_kent"] is True  # Tunbridge Wells
+    assert in_kent([], None, "TN22")["buyer_in_kent"] is False  # Uckfield, East Sussex
+    assert in_kent([], None, "DA7")["buyer_in_kent"] is False  # Bexleyheath, London
 
 
 def test_fit_reasons_in_words() -> None:
