@@ -147,6 +147,7 @@ def import_(
         f"{source}: {r.received} record(s) read; {r.inserted} new, {r.updated} updated, "
         f"{r.unchanged} unchanged, {r.rejected} rejected; "
         f"opportunities: {r.opportunities_new} new, {r.opportunities_changed} changed"
+        + (f", {r.listings_linked} another listing of one stored" if r.listings_linked else "")
     )
     if r.rejected:
         typer.secho(
@@ -218,17 +219,112 @@ def opportunities(
 ) -> None:
     """List stored opportunities."""
     from models.db import migrate
-    from models.query import list_opportunities, opportunity_json
+    from models.query import list_opportunities, listings_for, opportunity_json
 
     migrate(get_settings().effective_database_url)
-    for o in list_opportunities(limit):
+    opps = list_opportunities(limit)
+    listings = listings_for(opps) if as_json else {}
+    for o in opps:
         if as_json:
-            typer.echo(json.dumps(opportunity_json(o), ensure_ascii=False))
+            typer.echo(json.dumps(opportunity_json(o, listings.get(o.id or 0)), ensure_ascii=False))
         else:
             deadline = to_uk(o.deadline).strftime("%Y-%m-%d %H:%M") if o.deadline else "-"
             amount = o.value_amount if o.value_amount is not None else o.value_amount_gross
             value = f"{amount:,.0f}" if amount is not None else "-"
             typer.echo(f"{o.ocid}\t{o.stage}\t{deadline}\t{value}\t{o.buyer_name}\t{o.title}")
+
+
+EXPORT_FORMATS = ("ocds",)
+
+
+@app.command()
+def export(
+    format_: Annotated[str, typer.Option("--format", help="Output format: ocds.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    ] = None,
+    all_listings: Annotated[
+        bool,
+        typer.Option(
+            "--all-listings",
+            help="One release per stored listing, not only per canonical opportunity.",
+        ),
+    ] = False,
+) -> None:
+    """Export stored opportunities as an OCDS 1.1 release package (JSON, UTF-8, indent 2),
+    validated against the OCDS 1.1.5 schema and its extensions before it is written."""
+    if format_ not in EXPORT_FORMATS:
+        _fail(f"unknown format {format_!r}; known: {', '.join(EXPORT_FORMATS)}", 2)
+    from models.db import get_engine, migrate, session_scope
+    from models.export import export_release_package
+    from models.ocds.validate import validate_package
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    with session_scope(get_engine()) as session:
+        package = export_release_package(session, utcnow(), s.public_url, all_listings)
+    n = len(package["releases"])
+    if not n:
+        _fail("no opportunities stored: nothing to export (OCDS needs at least one release)")
+    errors = validate_package(package)
+    if errors:
+        for line in errors[:50]:
+            typer.echo(f"  {line}", err=True)
+        more = " (first 50 shown)" if len(errors) > 50 else ""
+        _fail(f"the OCDS export is not valid: {len(errors)} error(s){more}; nothing written")
+    text = json.dumps(package, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        typer.echo(text.encode("utf-8"), nl=False)  # bytes: UTF-8 whatever the locale
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc}")
+    typer.echo(f"wrote {n} release(s) to {output}", err=True)
+
+
+@app.command()
+def reclassify() -> None:
+    """Rebuild every stored opportunity from its notices (after the classification rules,
+    the sector model or deduplication changed)."""
+    from models.db import get_engine, migrate, session_scope
+    from models.store import rebuild_all
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    with session_scope(get_engine(s.effective_database_url)) as session:
+        r = rebuild_all(session, utcnow())
+    typer.echo(
+        f"opportunities: {r.opportunities_changed} changed, {r.opportunities_new} new, "
+        f"{r.listings_linked} another listing of one"
+    )
+
+
+@app.command("train-sectors")
+def train_sectors() -> None:
+    """Train the text sector model from the store; give a sector to notices without CPV."""
+    from models.db import get_engine, migrate, session_scope
+    from models.sector_labels import NothingToTrain, label_uncoded, train_from_store
+    from models.sector_labels import trained_sectors as sectors_in
+    from models.sector_text import CPV_LIST
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    with session_scope(get_engine(s.effective_database_url)) as session:
+        try:
+            model, path, n = train_from_store(session, s, utcnow())
+        except NothingToTrain as exc:
+            _fail(str(exc))
+            return
+        labelled = label_uncoded(session, model)
+    typer.echo(
+        f"trained on {n} notices ({sectors_in(model)} sectors); labelled {labelled} "
+        f"opportunities without CPV; model saved to {path}"
+    )
+    if not (s.fixtures_dir / CPV_LIST).is_file():
+        typer.echo(f"(no CPV list at {s.fixtures_dir / CPV_LIST}: trained on the store alone)")
 
 
 @app.command()
