@@ -169,6 +169,15 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
         _say(
             f"    of {rows} stored, {dups} are another listing of one already there (deduplicated)"
         )
+    sec = summary.get("sectors") or {}
+    if sec.get("error"):
+        _say("  sectors from text: failed (see the log); opportunities keep their CPV sectors")
+    else:
+        what = "trained" if sec.get("trained") else "model in use was trained"
+        _say(
+            f"  sectors from text: {what} on {sec.get('n_train', 0)} stored notices with CPV; "
+            f"{sec.get('labelled', 0)} opportunity(ies) without CPV given a sector"
+        )
     a = summary["alerts"]
     _say(
         f"  matching: {a['opportunities']} open opportunities x {a['profiles']} profiles "
@@ -183,3 +192,19 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
     feed = feedparser.parse(feed_path.read_bytes())
     ok = "valid" if not feed.bozo else f"INVALID ({feed.bozo_exception})"
     _say(f"  RSS 2.0 feed: {feed_path} ({len(feed.entries)} items, {ok})")
+    _say(f"  {_export_ocds(feed_path.parent.parent / 'ocds-release-package.json')}")
+
+
+def _export_ocds(path: Path) -> str:
+    """The stored opportunities as an OCDS release package, validated (bidbell export)."""
+    from bidbell.clock import utcnow
+    from models.db import get_engine, session_scope
+    from models.export import export_release_package
+    from models.ocds.validate import validate_package
+
+    with session_scope(get_engine()) as session:
+        package = export_release_package(session, utcnow(), get_settings().public_url)
+    errors = validate_package(package)
+    path.write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    state = "valid against OCDS 1.1" if not errors else f"INVALID: {errors[0]}"
+    return f"OCDS export: {path} ({len(package['releases'])} releases, {state})"
