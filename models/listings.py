@@ -31,7 +31,7 @@ from sqlmodel import Session
 from models import dedupe
 from models.tables import Opportunity, OpportunityBlock
 
-IN_CHUNK = 500  # bound parameters per IN (...) list
+IN_CHUNK = 5000  # bound parameters per IN (...) list (SQLite allows 32766)
 # The columns dedupe compares (plus what linking needs).
 COLUMNS = (
     "id",
