@@ -49,7 +49,7 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **JSON_CODEC)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, insertmanyvalues_page_size=100, **JSON_CODEC)
+    return create_engine(url, pool_pre_ping=True, **JSON_CODEC)
 
 
 _ENGINES: dict[str, Engine] = {}
