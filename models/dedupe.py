@@ -747,9 +747,19 @@ def listing_keys(
     """Blocking keys for a stored index: ``spread=False`` gives the keys to store (the
     closing day and publication week themselves), ``spread=True`` the keys to probe with
     (day +-1, week +-1), so that two records meet when their days or weeks are near.
-    The OCID is left out: a stored opportunity is one per OCID already."""
+    The OCID is left out: a stored opportunity is one per OCID already.
+
+    A reference in the title is blocked with the year of publication (+-1 year when
+    probing): records first published ten months or more apart are different procurements
+    unless their deadlines agree, which the day keys find; without the year, a framework's
+    reference would make every call-off of ten years a candidate of every other."""
     keys = {f"i:{i}" for i in f.ids}
-    keys.update(f"r:{r}" for r in f.title.refs)
+    if f.published is None:
+        keys.update(f"r:{r}" for r in f.title.refs)
+    else:
+        year = f.published.astimezone(UK).year
+        years = (year - 1, year, year + 1) if spread else (year,)
+        keys.update(f"r:{r}|y:{y}" for r in f.title.refs for y in years)
     buyer = {f"b:{t}" for t in f.buyer} | ({f"bid:{f.buyer_id}"} if f.buyer_id else set())
     if spread:
         days, weeks = _day_keys(f.deadline, 1), _week_keys(f.published)
