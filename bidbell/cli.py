@@ -288,14 +288,18 @@ def export(
 @app.command()
 def reclassify() -> None:
     """Rebuild every stored opportunity from its notices (after the classification rules,
-    the sector model or deduplication changed)."""
+    the sector model or deduplication changed, or on a store from before deduplication)."""
     from models.db import get_engine, migrate, session_scope
     from models.store import rebuild_all
 
     s = get_settings()
     migrate(s.effective_database_url)
     with session_scope(get_engine(s.effective_database_url)) as session:
-        r = rebuild_all(session, utcnow())
+        r = rebuild_all(
+            session,
+            utcnow(),
+            progress=lambda done, total: typer.echo(f"  {done}/{total} procurements", err=True),
+        )
     typer.echo(
         f"opportunities: {r.opportunities_changed} changed, {r.opportunities_new} new, "
         f"{r.listings_linked} another listing of one"

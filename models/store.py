@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -197,15 +197,24 @@ def store_records(
     return result
 
 
-def rebuild_all(session: Session, now: datetime | None = None) -> StoreResult:
+def rebuild_all(
+    session: Session,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StoreResult:
     """Rebuild every opportunity from its stored notices: after the classification rules,
     the sector model or the deduplication change. Changed rows get a new version (no
-    event unless what they say changed); links between listings are judged afresh."""
+    event unless what they say changed); the links of every row are judged afresh (rows
+    stored before deduplication get their blocking keys)."""
     now = now or datetime.now(UTC)
     result = StoreResult()
     ocids = [o for (o,) in session.execute(select(Notice.ocid).distinct().order_by(Notice.ocid))]  # type: ignore[call-overload]
+    done = 0
     for part in _chunks(ocids, CHUNK):
-        _rebuild_opportunities(session, part, {}, now, result)
+        _rebuild_opportunities(session, part, {}, now, result, relink=True)
+        done += len(part)
+        if progress is not None:
+            progress(done, len(ocids))
     return result
 
 
@@ -215,7 +224,10 @@ def _rebuild_opportunities(
     fresh: dict[tuple[str, str], NoticeFields],
     now: datetime,
     result: StoreResult,
+    relink: bool = False,
 ) -> None:
+    """Merge and classify the opportunities of these OCIDs from all their notices; write
+    what changed, with events; link listings of changed rows (``relink``: of every row)."""
     by_ocid: dict[str, list[NoticeFields]] = {o: [] for o in ocids}
     sources: dict[str, set[str]] = {o: set() for o in ocids}
     stale: list[tuple[str, str]] = []
@@ -244,6 +256,7 @@ def _rebuild_opportunities(
     }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    unchanged: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     sector_model = active_model()  # sectors from text for notices without CPV, if trained
     for ocid, notices in by_ocid.items():
@@ -285,7 +298,9 @@ def _rebuild_opportunities(
                 }
                 for kind, changes in diff_events(old, merged)
             )
-    linkable: list[dict[str, Any]] = [{**u, "id": u["b_id"]} for u in updates]
+        elif relink:
+            unchanged.append({**merged, "id": old["id"]})
+    linkable: list[dict[str, Any]] = [{**u, "id": u["b_id"]} for u in updates] + unchanged
     if inserts:
         # Ids in order of first publication: of two listings of one procurement stored
         # together, the earlier publication is the one kept as canonical (lowest id).

@@ -32,6 +32,14 @@ def test_import_then_reimport_changes_nothing(env, fts_files) -> None:
     assert "opportunities: 0 new, 0 changed" in r.output
 
 
+def test_reclassify_rebuilds_and_reports(env, fts_files) -> None:
+    invoke("import", "--source", "find_a_tender", *map(str, fts_files))
+    r = invoke("reclassify")
+    assert r.exit_code == 0, r.output
+    assert "opportunities: 0 changed, 0 new, 0 another listing of one" in r.output
+    assert "5/5 procurements" in r.output  # progress (standard error)
+
+
 def test_opportunities_json_lines(env, fts_files, fts_releases) -> None:
     invoke("import", "--source", "find_a_tender", *map(str, fts_files))
     r = invoke("opportunities", "--json")

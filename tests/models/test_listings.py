@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from bench.pairs.recipe import load_pairs
@@ -172,9 +173,10 @@ def test_rebuild_all_keeps_what_is_right_and_the_links(engine, fts_files) -> Non
         before = before.all()
         r = rebuild_all(s, NOW)
         s.commit()
-        # nothing changed since the store built them: nothing to rewrite, links the same
+        # nothing changed since the store built them: nothing to rewrite; the one link is
+        # judged again and kept
         assert r.opportunities_changed == 0 and r.opportunities_new == 0
-        assert r.listings_linked == 0
+        assert r.listings_linked == 1
         after = s.exec(select(Opportunity.id, Opportunity.canonical_id, Opportunity.version))
         assert after.all() == before
         # a row classified under older rules (its hash no longer what the rules give) is
@@ -188,3 +190,18 @@ def test_rebuild_all_keeps_what_is_right_and_the_links(engine, fts_files) -> Non
         s.refresh(first)
         assert r.opportunities_changed == 1 and first.value_band == "above_threshold"
         assert _opp(s, "bidbell-kent_business_portal-5b1e0c2a-aldbanks").canonical_id == first.id
+
+
+def test_rebuild_all_links_a_store_from_before_deduplication(engine, fts_files) -> None:
+    """A store written before migration 0006 has no blocking keys and no links."""
+    recs = [*_fts(fts_files), _portal_copy("Aldbanks Supported Living (CFP) CBC-2074")]
+    with Session(engine) as s:
+        store_records(s, recs, now=NOW)
+        s.exec(delete(OpportunityBlock))  # type: ignore[call-overload]
+        s.exec(update(Opportunity).values(canonical_id=None, duplicate_reasons=[]))  # type: ignore[call-overload]
+        s.commit()
+        assert count_listings(s) == (6, 0)
+        r = rebuild_all(s, NOW)
+        s.commit()
+        assert r.listings_linked == 1 and count_listings(s) == (6, 1)
+        assert s.exec(select(func.count()).select_from(OpportunityBlock)).one() > 6
