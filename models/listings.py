@@ -20,16 +20,17 @@ that count, and a later listing never alerts again.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlmodel import Session
 
 from models import dedupe
 from models.tables import Opportunity, OpportunityBlock
+from models.upsert import insert_plain_rows, select_plain_in
 
 IN_CHUNK = 5000  # bound parameters per IN (...) list (SQLite allows 32766)
 # The columns dedupe compares (plus what linking needs).
@@ -47,7 +48,27 @@ COLUMNS = (
     "published_at",
     "url",
     "canonical_id",
+    "content_hash",
 )
+# Dedupe features of stored rows by id, with the content hash they were computed from: a
+# candidate met again (the next call-off of a framework, next week's notices of a buyer)
+# is not parsed again. Rows being linked always recompute and replace theirs.
+FEATURE_CACHE_SIZE = 50_000
+_features: OrderedDict[tuple[str, int], tuple[str, dedupe.Features]] = OrderedDict()
+
+
+def _db(session: Session) -> str:
+    return str(session.get_bind().engine.url)
+
+
+def _remember(key: tuple[str, int], digest: str | None, f: dedupe.Features) -> None:
+    if not digest:
+        _features.pop(key, None)
+        return
+    _features[key] = (digest, f)
+    _features.move_to_end(key)
+    while len(_features) > FEATURE_CACHE_SIZE:
+        _features.popitem(last=False)
 
 
 @dataclass
@@ -77,6 +98,7 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
     result = LinkResult()
     if not rows:
         return result
+    db = _db(session)
     table = Opportunity.__table__  # type: ignore[attr-defined]
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
     batch_ids = sorted(int(r["id"]) for r in rows)
@@ -87,6 +109,7 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
         f = dedupe.features(r)
         oid = int(r["id"])
         feats[oid] = f
+        _remember((db, oid), r.get("content_hash"), f)
         rare = _rare_words(f)
         stored.extend(
             {"key": k[:160], "opportunity_id": oid}
@@ -110,15 +133,16 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
             .values(canonical_id=None, duplicate_reasons=[])
         )
     if stored:
-        unique = {(b["key"], b["opportunity_id"]): b for b in stored}
-        session.execute(insert(blocks), list(unique.values()))
+        unique = sorted({(b["key"], b["opportunity_id"]) for b in stored})
+        insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), unique)
 
     # Who shares a key with whom (the batch's own rows included: they are in the table now).
     all_probes = sorted(set().union(*probes.values()))
     members: dict[str, list[int]] = defaultdict(list)
     for part in _chunks(all_probes):
-        q = select(blocks.c.key, blocks.c.opportunity_id).where(blocks.c.key.in_(part))
-        for key, oid in session.execute(q):
+        for key, oid in select_plain_in(
+            session, OpportunityBlock, ("key", "opportunity_id"), "key", part
+        ):
             members[key].append(oid)
     candidates: dict[int, set[int]] = {}
     for oid, keys in probes.items():
@@ -209,6 +233,7 @@ def _ocid_of(feats: Mapping[int, dedupe.Features], oid: int) -> str:
 
 def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Features, int | None]]:
     """Stored opportunities as dedupe features (published ids from their 'i:' keys)."""
+    db = _db(session)
     table = Opportunity.__table__  # type: ignore[attr-defined]
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
     ordered = sorted(ids)
@@ -223,8 +248,14 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Featur
         cols = [table.c[c] for c in COLUMNS]
         for row in session.execute(select(*cols).where(table.c.id.in_(part))).mappings():
             rec = dict(row)
+            hit = _features.get((db, rec["id"]))
+            if hit is not None and hit[0] == rec["content_hash"]:
+                out[rec["id"]] = (hit[1], rec["canonical_id"])
+                continue
             rec["references"] = refs.get(rec["id"], [])
-            out[rec["id"]] = (dedupe.features(rec), rec["canonical_id"])
+            f = dedupe.features(rec)
+            _remember((db, rec["id"]), rec["content_hash"], f)
+            out[rec["id"]] = (f, rec["canonical_id"])
     return out
 
 

@@ -1,4 +1,5 @@
-"""The one place where SQL dialects differ: INSERT ... ON CONFLICT for SQLite and PostgreSQL."""
+"""The one place where SQL dialects differ: INSERT ... ON CONFLICT for SQLite and PostgreSQL,
+and plain-value fast paths through the DB-API (its parameter marks differ)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,49 @@ def insert_ignore_count(
     for row in rows:  # RETURNING with executemany is not portable; rows here are few
         inserted += len(session.execute(stmt.values(**row)).all())
     return inserted
+
+
+def insert_plain_rows(
+    session: Session, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert many rows of plain values (strings, numbers) straight through the DB-API's
+    executemany: no per-row parameter processing by SQLAlchemy, which costs more than the
+    insert itself for narrow rows (blocking keys). No type conversion: plain values only."""
+    if not rows:
+        return
+    conn = session.connection()
+    mark = _mark(conn.dialect.paramstyle)
+    prep = conn.dialect.identifier_preparer
+    table = prep.format_table(model.__table__)  # type: ignore[attr-defined]
+    cols = ", ".join(prep.quote(c) for c in columns)
+    sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def select_plain_in(
+    session: Session,
+    model: type[SQLModel],
+    columns: Sequence[str],
+    column: str,
+    values: Sequence[Any],
+) -> list[tuple[Any, ...]]:
+    """``SELECT columns FROM table WHERE column IN (values)`` through the DB-API: plain
+    values only, as ``insert_plain_rows``; SQLAlchemy's compiling of an IN list of
+    thousands of parameters costs more than the query."""
+    if not values:
+        return []
+    conn = session.connection()
+    mark = _mark(conn.dialect.paramstyle)
+    prep = conn.dialect.identifier_preparer
+    table = prep.format_table(model.__table__)  # type: ignore[attr-defined]
+    cols = ", ".join(prep.quote(c) for c in columns)
+    marks = ", ".join([mark] * len(values))
+    sql = f"SELECT {cols} FROM {table} WHERE {prep.quote(column)} IN ({marks})"
+    return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(values))]
+
+
+def _mark(style: str) -> str:
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+    if mark is None:
+        raise NotImplementedError(f"DB-API paramstyle {style!r}")
+    return mark

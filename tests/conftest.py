@@ -50,6 +50,16 @@ def fts_releases(fts_files: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _private_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads or writes the project's own var/ (a sector model a developer trained
+    there must not change what a test sees)."""
+    monkeypatch.setenv("BIDBELL_VAR_DIR", str(tmp_path / "private-var"))
+    reset_settings()
+    yield
+    reset_settings()
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private var folder and SQLite database; settings re-read from the environment."""
