@@ -64,10 +64,16 @@ def insert_plain_rows(
     if not rows:
         return
     conn = session.connection()
-    mark = _mark(conn.dialect.paramstyle)
     prep = conn.dialect.identifier_preparer
     table = prep.format_table(model.__table__)  # type: ignore[attr-defined]
     cols = ", ".join(prep.quote(c) for c in columns)
+    if conn.dialect.name == "postgresql":  # COPY: measured 8x faster than executemany here
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    mark = _mark(conn.dialect.paramstyle)
     sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, list(rows))
 
@@ -85,13 +91,14 @@ def select_plain_in(
     if not values:
         return []
     conn = session.connection()
-    mark = _mark(conn.dialect.paramstyle)
     prep = conn.dialect.identifier_preparer
     table = prep.format_table(model.__table__)  # type: ignore[attr-defined]
     cols = ", ".join(prep.quote(c) for c in columns)
-    marks = ", ".join([mark] * len(values))
-    sql = f"SELECT {cols} FROM {table} WHERE {prep.quote(column)} IN ({marks})"
-    return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(values))]
+    where = f"SELECT {cols} FROM {table} WHERE {prep.quote(column)}"
+    # (PostgreSQL: "= ANY(array)" measured 3-60x slower than IN here: the planner, without
+    # statistics for rows written in this transaction, scans the table.)
+    marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(values))
+    return [tuple(r) for r in conn.exec_driver_sql(f"{where} IN ({marks})", tuple(values))]
 
 
 def _mark(style: str) -> str:
