@@ -153,14 +153,7 @@ def store_records(
             }
         if not rows:
             continue
-        existing = {
-            (s, i): h
-            for s, i, h in session.execute(
-                select(Notice.source, Notice.source_id, Notice.content_hash).where(  # type: ignore[call-overload]
-                    tuple_(Notice.source, Notice.source_id).in_(list(rows))
-                )
-            )
-        }
+        existing = _stored_hashes(session, list(rows))
         changed = []
         for key, row in rows.items():
             old = existing.get(key)
@@ -195,6 +188,24 @@ def store_records(
     for ocids in _chunks(sorted(touched_ocids), CHUNK):
         _rebuild_opportunities(session, ocids, fresh, now, result)
     return result
+
+
+def _stored_hashes(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Content hashes of the stored notices among (source, source_id) keys. One query per
+    source with ``source = ? AND source_id IN (...)``, which both databases answer from the
+    unique index (a row-value IN was measured 4x slower on PostgreSQL)."""
+    by_source: dict[str, list[str]] = {}
+    for source, sid in keys:
+        by_source.setdefault(source, []).append(sid)
+    out: dict[tuple[str, str], str] = {}
+    for source, ids in by_source.items():
+        q = select(Notice.source_id, Notice.content_hash).where(  # type: ignore[call-overload]
+            Notice.source == source,
+            Notice.source_id.in_(ids),  # type: ignore[attr-defined]
+        )
+        for sid, digest in session.execute(q):
+            out[(source, sid)] = digest
+    return out
 
 
 def rebuild_all(
