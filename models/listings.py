@@ -156,9 +156,10 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
     wanted = set().union(*candidates.values()) - set(feats)
     loaded = _load(session, wanted) if wanted else {}
     canon: dict[int, int | None] = {oid: None for oid in feats}
+    before: dict[int, int | None] = {}  # stored rows' links as read (batch rows: reset)
     for oid, (f, c) in loaded.items():
         feats[oid] = f
-        canon[oid] = c
+        canon[oid] = before[oid] = c
 
     def root(oid: int) -> int:
         c = canon.get(oid)
@@ -177,7 +178,7 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
         stored = {r} | {o for (o,) in session.execute(q)}
         for o, (f, c) in _load(session, stored - set(feats)).items():
             feats[o] = f
-            canon[o] = c
+            canon[o] = before[o] = c
             groups[root(o)].add(o)
 
     reasons: dict[int, list[str]] = {}
@@ -206,7 +207,6 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
                 canon[o] = None if o == new_root else new_root
             later = oid if oid != new_root else other
             reasons[later] = [f"same procurement as {_ocid_of(feats, new_root)}", *why]
-    before = {oid: c for oid, (_, c) in loaded.items()}  # batch rows were reset to None
     writes = []
     for o, c in canon.items():
         if c == before.get(o):

@@ -205,3 +205,33 @@ def test_rebuild_all_links_a_store_from_before_deduplication(engine, fts_files) 
         s.commit()
         assert r.listings_linked == 1 and count_listings(s) == (6, 1)
         assert s.exec(select(func.count()).select_from(OpportunityBlock)).one() > 6
+
+
+def test_a_third_listing_leaves_the_second_as_it_was(engine, fts_files) -> None:
+    """The third listing meets the first (same closing day) but not the second (its
+    closing day moved five days, published two weeks apart): the second is loaded as a
+    member of the group, and keeps its link and its own reasons."""
+    with Session(engine) as s:
+        store_records(s, _fts(fts_files), now=NOW)
+        second = _portal_copy("Competitive Flexible Procedure Aldbanks Supported Living",
+                              deadline="10/11/2026 12:00")  # fmt: skip
+        store_records(s, [second], now=NOW)
+        s.commit()
+        second_row = _opp(s, "bidbell-kent_business_portal-5b1e0c2a-aldbanks")
+        reasons = list(second_row.duplicate_reasons)
+        assert "deadlines 5 days apart" in reasons
+        third = _portal_copy("Competitive Flexible Procedure Aldbanks Supported Living")
+        third["source"], third["payload"]["id"] = "medway_portal", "77c0-aldbanks"
+        third["payload"]["link"] = "https://medway.example/Advert?advertId=77c0-aldbanks"
+        third["payload"]["published"] = "21/10/2026"
+        r = store_records(s, [third], now=NOW)
+        s.commit()
+        s.refresh(second_row)
+        first = _opp(s, ALDBANKS)
+        assert r.listings_linked == 1
+        assert _opp(s, "bidbell-medway_portal-77c0-aldbanks").canonical_id == first.id
+        assert second_row.canonical_id == first.id and second_row.duplicate_reasons == reasons
+        assert [li["ocid"] for li in listings_of(s, [first.id])[first.id]] == [
+            second_row.ocid,
+            "bidbell-medway_portal-77c0-aldbanks",
+        ]
