@@ -198,15 +198,6 @@ def release_for(
     return result
 
 
-def _root(o: Opportunity, by_id: dict[int, Opportunity]) -> Opportunity:
-    """The canonical opportunity of a listing (following links; a cycle stops the walk)."""
-    seen: set[int] = set()
-    while o.canonical_id is not None and o.canonical_id in by_id and o.canonical_id not in seen:
-        seen.add(o.canonical_id)
-        o = by_id[o.canonical_id]
-    return o
-
-
 def export_release_package(
     session: Session, now: datetime, public_url: str, include_duplicates: bool = False
 ) -> dict[str, Any]:
@@ -215,16 +206,17 @@ def export_release_package(
     An empty store gives ``releases: []``, which OCDS does not allow (at least one)."""
     rows = list(session.exec(select(Opportunity).order_by(col(Opportunity.ocid))).all())
     by_id = {o.id: o for o in rows if o.id is not None}
+    # A listing points straight at its canonical row (models.listings keeps it so).
     listings: dict[int | None, list[Opportunity]] = defaultdict(list)
     for o in sorted(rows, key=lambda r: r.id or 0):
         if o.canonical_id is not None:
-            listings[_root(o, by_id).id].append(o)
+            listings[o.canonical_id].append(o)
     releases = []
     for o in rows:
         if o.canonical_id is None:
             releases.append(release_for(o, now, listings.get(o.id, [])))
         elif include_duplicates:
-            releases.append(release_for(o, now, canonical=_root(o, by_id)))
+            releases.append(release_for(o, now, canonical=by_id.get(o.canonical_id)))
     base = public_url.rstrip("/")
     return {
         "uri": f"{base}/ocds/release-package.json",

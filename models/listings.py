@@ -14,6 +14,9 @@ meet when their keys are near. A key shared by more than ``dedupe.BLOCK_CAP`` ro
 nothing and is ignored. The decision is ``dedupe.same_procurement``; a row joins a group
 only if it has no hard conflict (another lot, call-off, year...) with any member of it.
 
+A listing always points straight at its group's canonical row (when two groups join,
+every member is re-pointed at the new one), never at another listing.
+
 The first-seen row (lowest id) stays canonical, so alerts already sent for it stay the ones
 that count, and a later listing never alerts again.
 """
@@ -73,8 +76,7 @@ def _remember(key: tuple[str, int], digest: str | None, f: dedupe.Features) -> N
 
 @dataclass
 class LinkResult:
-    linked: int = 0  # rows that became another listing of an earlier opportunity
-    unlinked: int = 0  # rows that were a listing and are now on their own again
+    linked: int = 0  # rows that are (still or now) another listing of an earlier one
 
 
 def _chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -85,10 +87,6 @@ def _chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
 def _rare_words(f: dedupe.Features) -> list[str]:
     """Two title words to block on: the longest (a proxy for rare: no corpus counts here)."""
     return sorted(set(f.title.tokens), key=lambda w: (-len(w), w))[:2]
-
-
-def _ids_from_keys(keys: Iterable[str]) -> list[str]:
-    return [k[2:] for k in keys if k.startswith("i:")]
 
 
 def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkResult:
@@ -103,7 +101,7 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
     batch_ids = sorted(int(r["id"]) for r in rows)
     feats: dict[int, dedupe.Features] = {}
-    stored: list[dict[str, Any]] = []
+    stored: set[tuple[str, int]] = set()
     probes: dict[int, set[str]] = {}
     for r in rows:
         f = dedupe.features(r)
@@ -111,30 +109,17 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
         feats[oid] = f
         _remember((db, oid), r.get("content_hash"), f)
         rare = _rare_words(f)
-        stored.extend(
-            {"key": k[:160], "opportunity_id": oid}
-            for k in dedupe.listing_keys(f, rare, spread=False)
-        )
+        stored.update((k[:160], oid) for k in dedupe.listing_keys(f, rare, spread=False))
         probes[oid] = {k[:160] for k in dedupe.listing_keys(f, rare, spread=True)}
     # A changed row is judged afresh: its old keys and its old link go.
     for part in _chunks(batch_ids):
         session.execute(delete(blocks).where(blocks.c.opportunity_id.in_(part)))
-    was_linked = {
-        oid
-        for part in _chunks(batch_ids)
-        for (oid,) in session.execute(
-            select(table.c.id).where(table.c.id.in_(part), table.c.canonical_id.is_not(None))
-        )
-    }
-    if was_linked:
         session.execute(
             update(table)
-            .where(table.c.id.in_(sorted(was_linked)))
+            .where(table.c.id.in_(part), table.c.canonical_id.is_not(None))
             .values(canonical_id=None, duplicate_reasons=[])
         )
-    if stored:
-        unique = sorted({(b["key"], b["opportunity_id"]) for b in stored})
-        insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), unique)
+    insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), sorted(stored))
 
     # Who shares a key with whom (the batch's own rows included: they are in the table now).
     all_probes = sorted(set().union(*probes.values()))
@@ -223,7 +208,6 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
             writes,
         )
     result.linked = sum(1 for o in batch_ids if canon[o] is not None)
-    result.unlinked = sum(1 for o in was_linked if canon[o] is None)
     return result
 
 
@@ -244,7 +228,7 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Featur
             blocks.c.opportunity_id.in_(part), blocks.c.key.like("i:%")
         )
         for oid, key in session.execute(q):
-            refs[oid].extend(_ids_from_keys([key]))
+            refs[oid].append(key[2:])  # "i:<published identifier>"
         cols = [table.c[c] for c in COLUMNS]
         for row in session.execute(select(*cols).where(table.c.id.in_(part))).mappings():
             rec = dict(row)
