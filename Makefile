@@ -46,9 +46,10 @@ bench-ingest: install
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy bidbell spiders models matching notifiers flows
+	$(BIN)/mypy bidbell spiders models matching notifiers flows cli demo
 
 check: lint typecheck test
 

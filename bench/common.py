@@ -19,19 +19,22 @@ def line(name: str, value: float, unit: str, baseline: float | None, target: str
     return out
 
 
-def real_releases() -> list[dict[str, Any]]:
-    """Every OCDS release of the shared captures: Find a Tender, Contracts Finder's search,
-    Public Contracts Scotland and Sell2Wales (JSON packages and JSON Lines)."""
+def real_releases() -> list[tuple[str, dict[str, Any]]]:
+    """Every OCDS release of the shared captures with its record format: Find a Tender,
+    Contracts Finder's search ("ocds-release"), Public Contracts Scotland and Sell2Wales
+    (JSON Lines, "ocds-proactis")."""
     root = get_settings().fixtures_dir
-    releases: list[dict[str, Any]] = []
+    releases: list[tuple[str, dict[str, Any]]] = []
     for f in sorted(root.glob("find-a-tender/*.json")) + sorted(
         root.glob("contracts-finder/cf_ocds_search_*.json")
     ):
-        releases.extend(json.loads(f.read_text())["releases"])
+        releases.extend(("ocds-release", r) for r in json.loads(f.read_text())["releases"])
     for f in sorted(root.glob("scotland-pcs/*.jsonl")) + sorted(
         root.glob("wales-sell2wales/*.jsonl")
     ):
-        releases.extend(json.loads(x) for x in f.read_text().splitlines() if x.strip())
+        releases.extend(
+            ("ocds-proactis", json.loads(x)) for x in f.read_text().splitlines() if x.strip()
+        )
     if not releases:
         raise SystemExit(f"no captures in {root}: set BIDBELL_FIXTURES_DIR")
     return releases
@@ -60,7 +63,8 @@ def scaled_records(n: int, source: str = "find_a_tender") -> Iterator[dict[str, 
     base = real_releases()
     for i in range(n):
         k, r = divmod(i, len(base))
-        rel = copy.deepcopy(base[r])
+        fmt, original = base[r]
+        rel = copy.deepcopy(original)
         rel["id"] = f"{rel.get('id') or rel['ocid']}-b{i}"
         rel["ocid"] = f"{rel['ocid']}-r{k}"  # releases of one OCID stay one procurement
         rel["date"] = _shift(rel.get("date"), 301 * k)
@@ -70,7 +74,7 @@ def scaled_records(n: int, source: str = "find_a_tender") -> Iterator[dict[str, 
                 period[key] = _shift(period.get(key), 301 * k)
         yield {
             "source": source,
-            "format": "ocds-release",
+            "format": fmt,
             "source_id": rel["id"],
             "url": "bench",
             "fetched_at": "2026-10-06T18:00:00+00:00",

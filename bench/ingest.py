@@ -25,11 +25,12 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from bench.common import line, scaled_records, write_jsonl
-from models import jsoncodec
-from models.db import make_engine, migrate
-from models.normalise import content_hash, merge_notices, normalise
-from models.store import store_records
-from models.tables import Notice, Opportunity
+from bidbell import jsoncodec
+from models.formats import normalise
+from models.store.db import make_engine, migrate
+from models.store.merge import content_hash, merge_notices
+from models.store.store import store_records
+from models.store.tables import Notice, Opportunity
 
 NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bench.common import line
 from bidbell.settings import get_settings
 from matching.engine import OpportunityView, ProfileIndex, ProfileSpec, match
-from models.normalise import normalise_release
+from models.formats.ocds import normalise_release
 
 NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
 REGIONS = [

@@ -3,7 +3,7 @@
 Dedupe is measured on the labelled set (bench/pairs: real pairs and hard non-duplicates from
 the shared captures, plus re-publications derived from real notices), pair by pair with
 ``same_procurement``, end to end with ``cluster`` (blocking included) over every record of
-the set, and through the real store (``models.listings``: blocking keys in SQL); then over
+the set, and through the real store (``models.store.listings``: blocking keys in SQL); then over
 all real captured notices (merges across OCIDs that are not known duplicates); then on sets
 built afresh from other seeds (derived pairs the matcher was never tuned on). Baseline in
 the same run: exact title equality (case and spaces ignored).
@@ -26,23 +26,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.captures import labelled_notices, split
 from bench.common import line
 from bench.pairs.build import REAL_DUPLICATES, build
 from bench.pairs.recipe import KINDS, LabelledPair, fixture_records, load_pairs
 from bench.pairs.store_eval import store_pair_decisions
-from models.db import make_engine, migrate
-from models.dedupe import cluster, same_procurement
-from models.normalise import NoticeFields
-from models.sector_text import (
+from models.classify.sector_text import (
     CONFIDENCE_THRESHOLD,
     CPV_LIST_WEIGHT,
     cpv_descriptions,
     evaluate,
-    labelled_notices,
     macro_f1,
-    split,
     train,
 )
+from models.dedupe import cluster, same_procurement
+from models.formats.fields import NoticeFields
+from models.store.db import make_engine, migrate
 
 FRESH_SEEDS = (101, 102, 103, 104, 105)
 

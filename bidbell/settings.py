@@ -9,13 +9,13 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bidbell.clock import UK
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-UK = ZoneInfo("Europe/London")
 
 
 class Settings(BaseSettings):

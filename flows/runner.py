@@ -63,7 +63,7 @@ def _start_local_server(log_path: Path) -> Any:
 def run_pipeline_once(sources: list[str] | None) -> dict[str, Any] | None:
     """Run ``run_pipeline`` once; return its summary (None if the flow failed)."""
     home = prepare_prefect_env()
-    from models.db import migrate
+    from models.store.db import migrate
 
     migrate(get_settings().effective_database_url)
     import prefect  # noqa: F401  (after the environment is set)

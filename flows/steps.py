@@ -16,11 +16,11 @@ from sqlmodel import col, select
 
 from bidbell.settings import Settings
 from matching.alerts import AlertResult, create_alerts
-from models.checkpoint import get_state, next_window, record_run
-from models.db import get_engine, session_scope
-from models.sector_labels import SectorRefresh, refresh_sectors
-from models.store import StoreResult, iter_jsonl, store_errors, store_records
-from models.tables import Opportunity
+from models.store.checkpoint import get_state, next_window, record_run
+from models.store.db import get_engine, session_scope
+from models.store.sectors import SectorRefresh, refresh_sectors
+from models.store.store import StoreResult, iter_jsonl, store_errors, store_records
+from models.store.tables import Opportunity
 from notifiers.dispatch import DispatchResult, send_pending_alerts
 from notifiers.rss import render_rss, write_rss
 from spiders.config import SourceConfig, load_sources

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from matching.engine import OPEN_STAGES, OpportunityView, ProfileIndex, ProfileSpec, match
-from models.tables import Alert, Opportunity, Organisation, Profile
-from models.upsert import insert_ignore_count
+from models.store.tables import Alert, Opportunity, Organisation, Profile
+from models.store.upsert import insert_ignore_count
 
 
 @dataclass

@@ -15,7 +15,7 @@ import apprise
 from sqlmodel import Session, col, select
 
 from models.classify import BAND_LABEL
-from models.tables import Alert, Delivery, Opportunity, Organisation
+from models.store.tables import Alert, Delivery, Opportunity, Organisation
 from notifiers.render import alert_subject, render
 
 log = logging.getLogger(__name__)

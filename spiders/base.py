@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import scrapy
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from spiders.items import RawError, RawNotice
-
-UK = ZoneInfo("Europe/London")
+from bidbell.clock import UK, now_iso, parse_iso
+from bidbell.jsoncodec import loads_tolerant
+from bidbell.records import RawError, RawNotice
 
 
 class SpiderConfigError(ValueError):
@@ -37,31 +35,14 @@ class PageError(ValueError):
     """A page that cannot be used (not JSON, not a release package...)."""
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _finite_or_none(text: str) -> float | None:
-    # Find a Tender has published numbers such as 1e9999; json would make them inf,
-    # which is not a value and cannot be written back as JSON.
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
-def loads_tolerant(body: bytes | str) -> Any:
-    return json.loads(body, parse_float=_finite_or_none, parse_constant=lambda _c: None)
-
-
-def parse_aware(value: str) -> datetime:
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UK)).astimezone(UTC)
-
-
 def parse_range(source: str, updated_from: str, updated_to: str) -> tuple[datetime, datetime]:
     """The [from, to) range a windowed spider was asked for, checked."""
     if not updated_from or not updated_to:
         raise SpiderConfigError(f"{source}: updated_from and updated_to are required")
-    start, end = parse_aware(updated_from), parse_aware(updated_to)
+    try:
+        start, end = parse_iso(updated_from), parse_iso(updated_to)
+    except ValueError as exc:
+        raise SpiderConfigError(f"{source}: {exc}") from None
     if start >= end:
         raise SpiderConfigError(
             f"{source}: updated_from {updated_from} is not before updated_to {updated_to}"

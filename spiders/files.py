@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bidbell.records import RawError, RawNotice
 from spiders.base import OcdsReleasePackageSpider, PageError
-from spiders.items import RawError, RawNotice
 from spiders.registry import load_spider
 
 

@@ -8,7 +8,7 @@ from typing import IO, Any
 from scrapy import Spider
 from scrapy.crawler import Crawler
 
-from spiders.items import RawError, RawNotice
+from bidbell.records import RawError, RawNotice
 
 
 class JsonLinesPipeline:

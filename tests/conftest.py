@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from bidbell.mailsink import MailSink
-from bidbell.replay import ReplayServer
-from bidbell.replay.fts import FtsSite
 from bidbell.settings import Settings, get_settings, reset_settings
+from demo.mailsink import MailSink
+from demo.replay import ReplayServer
+from demo.replay.fts import FtsSite
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -70,7 +70,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BIDBELL_RETRY_TIMES", "3")
     reset_settings()
     yield var
-    from models.db import dispose_engines
+    from models.store.db import dispose_engines
 
     dispose_engines()
     reset_settings()
@@ -79,7 +79,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
-    from models.db import make_engine
+    from models.store.db import make_engine
 
     base = os.environ.get("BIDBELL_TEST_POSTGRES_URL", DEFAULT_PG)
     admin = make_engine(base)
@@ -101,7 +101,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: SQLite file, or a clean PostgreSQL schema."""
-    from models.db import make_engine, migrate
+    from models.store.db import make_engine, migrate
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'store.db'}"
@@ -117,7 +117,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def engine(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Engine]:
-    from models.db import dispose_engines, make_engine
+    from models.store.db import dispose_engines, make_engine
 
     monkeypatch.setenv("BIDBELL_DATABASE_URL", db_url)
     monkeypatch.setenv("BIDBELL_VAR_DIR", str(tmp_path / "var"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.pairs.recipe import PAIRS_FILE, fixture_records
-from models.normalise import NoticeFields
+from models.formats.fields import NoticeFields
 
 SEED = 20251122
 CSV = "contracts-finder/cf_search_export_csv_2020-04-16_open_notices_part1_even_rows.csv"

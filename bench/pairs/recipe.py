@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.captures import read_captures
 from bidbell.settings import get_settings
+from models.formats.fields import NoticeFields
 from models.formats.text import parse_money
-from models.normalise import NoticeFields
-from models.sector_text import read_captures
 
 UK = ZoneInfo("Europe/London")
 HERE = Path(__file__).resolve().parent
@@ -48,7 +48,7 @@ def fixture_records(fixtures_dir: Path | None = None) -> dict[tuple[str, str], N
 
     The record id is the release id (OCDS; ``<ocid>-<notice document id>`` where Public
     Contracts Scotland leaves it out) or the CSV export's Notice Identifier. The same
-    reader trains the sector classifier (models.sector_text.read_captures)."""
+    reader trains the sector classifier (models.classify.sector_text.read_captures)."""
     return read_captures(fixtures_dir or get_settings().fixtures_dir)
 
 

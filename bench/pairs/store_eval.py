@@ -2,7 +2,7 @@
 
 ``models.dedupe.same_procurement`` decides a pair given both records; in the store, the
 second record must first be *found*, through the blocking keys kept in SQL
-(``models.listings``). Each pair is stored as two OCDS releases from two sources in one
+(``models.store.listings``). Each pair is stored as two OCDS releases from two sources in one
 transaction, the link read back, and the transaction rolled back.
 
 A pair is "merged" when both records end in one procurement: the same opportunity row (same
@@ -19,10 +19,10 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from bench.pairs.recipe import LabelledPair
+from models.formats.fields import NoticeFields
 from models.formats.text import parse_money
-from models.normalise import NoticeFields
-from models.store import store_records
-from models.tables import Opportunity
+from models.store.store import store_records
+from models.store.tables import Opportunity
 
 
 def _money(value: Any) -> float | None:

@@ -41,19 +41,15 @@ NormaliseError naming the column, so the row is kept as an IngestError, not stor
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from models.formats.text import END_OF_DAY, parse_time, parse_uk_date, uk_local, yes_no
-from models.formats.uk_regions import regions_from_names
-from models.normalise import (
-    NormaliseError,
-    NoticeFields,
-    clean_text,
-    cpv_code,
-    parse_datetime,
-    uk_postcode,
-)
+from bidbell.clock import END_OF_DAY, START_OF_DAY, parse_time, parse_uk_date, uk_local
+from bidbell.clock import deadline as read_deadline
+from bidbell.clock import published as read_published
+from models.classify.uk_regions import regions_from_names
+from models.formats.fields import NormaliseError, NoticeFields
+from models.formats.text import clean_text, cpv_code, uk_postcode, yes_no
 
 OCID_PREFIX = "bidbell-cf-"
 CF_NOTICE_URL = "https://www.contractsfinder.service.gov.uk/Notice/{guid}"
@@ -113,7 +109,7 @@ def deadline(row: dict[str, Any]) -> datetime | None:
     if not text:
         return None
     if "T" in text:  # an ISO timestamp, should an export ever carry one
-        return _required(parse_datetime(text), "Closing Date", text)
+        return _required(read_deadline(text), "Closing Date", text)
     parts = text.split()
     day = _required(parse_uk_date(parts[0]), "Closing Date", parts[0])
     if day < NO_DEADLINE_BEFORE:
@@ -129,7 +125,9 @@ def published(row: dict[str, Any]) -> datetime | None:
     if not text:
         return None
     day = parse_uk_date(text)
-    return parse_datetime(text) or uk_local(_required(day, "Published Date", text), time(0))
+    if day is not None:
+        return uk_local(day, START_OF_DAY)
+    return _required(read_published(text), "Published Date", text)
 
 
 def stage(row: dict[str, Any]) -> str:

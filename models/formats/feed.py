@@ -23,8 +23,11 @@ import hashlib
 import re
 from typing import Any
 
-from models.formats.text import bidbell_ocid, find_deadline, html_to_text, squash
-from models.normalise import NormaliseError, NoticeFields, cpv_code, parse_datetime
+from bidbell.clock import find_deadline
+from bidbell.clock import published as read_published
+from bidbell.ids import bidbell_ocid
+from models.formats.fields import NormaliseError, NoticeFields
+from models.formats.text import cpv_code, html_to_text, squash
 
 _NUTS = re.compile(r"^(UK|TL)[C-N](\d{0,2}|\d{1,2}[A-Z0-9]?)$")
 
@@ -66,8 +69,8 @@ def normalise_feed_entry(source: str, payload: Any) -> NoticeFields:
         description=description,
         buyer_name=squash(payload.get("author")),
         deadline=find_deadline(description),
-        published_at=parse_datetime(payload.get("published_at"))
-        or parse_datetime(payload.get("updated_at")),
+        published_at=read_published(payload.get("published_at"))
+        or read_published(payload.get("updated_at")),
         stage="tender",
         cpv_codes=list(dict.fromkeys(c for c in (cpv_code(t) for t in tags) if c)),
         regions=[t for t in tags if _NUTS.match(t)],

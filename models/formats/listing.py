@@ -26,14 +26,11 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from models.formats.text import (
-    bidbell_ocid,
-    html_to_text,
-    parse_money,
-    parse_uk_datetime,
-    squash,
-)
-from models.normalise import NormaliseError, NoticeFields, cpv_code
+from bidbell.clock import deadline as read_deadline
+from bidbell.clock import published as read_published
+from bidbell.ids import bidbell_ocid
+from models.formats.fields import NormaliseError, NoticeFields
+from models.formats.text import cpv_code, html_to_text, parse_money, squash
 
 
 def stable_id(link: str, id_param: str | None = None) -> str:
@@ -82,8 +79,8 @@ def normalise_listing_row(source: str, payload: Any) -> NoticeFields:
         value_amount=amount,
         value_min=low,
         value_currency=currency,
-        deadline=parse_uk_datetime(payload.get("deadline")),
-        published_at=parse_uk_datetime(payload.get("published")),
+        deadline=read_deadline(payload.get("deadline")),
+        published_at=read_published(payload.get("published")),
         stage="tender",
         cpv_codes=list(dict.fromkeys(cpvs)),
         regions=[r.upper() for r in _strings(payload.get("regions"))],

@@ -8,9 +8,10 @@ Rules:
 - ocid: the OCID the advert page shows (``ocds-xxxxxx-...``: the procurement is also
   published in OCDS, e.g. on Find a Tender, so the notices merge into one opportunity);
   otherwise ``bidbell-procontract-<advertId>``, ours, stable for the advert's life.
-- Dates on the portal are UK local wall-clock text ("05/11/2026 12:00") -> aware UTC. A date
-  without a time is taken as 00:00 UK time: never later than the portal means. The feed's
-  pubDate (RFC 822) carries its own zone.
+- Dates on the portal are UK local wall-clock text ("05/11/2026 12:00") -> aware UTC
+  (bidbell.clock): a deadline written without a time closes at the end of that day, a
+  publication date without one is the start of it. The feed's pubDate (RFC 822) carries
+  its own zone.
 - Values (models.formats.text.parse_money): "£50,000" -> value_amount 50000; "£10,000 -
   £25,000" -> value_min 10000 and value_amount 25000; "£1.2m", "£8k" too. The first sum
   written with £ (or GBP) wins, so "£40,000 a year for 3 years" is 40000; with no sign at
@@ -25,13 +26,13 @@ Rules:
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
 from typing import Any
 
+from bidbell.clock import deadline as read_deadline
+from bidbell.clock import published as read_published
 from models.classify import KENT_AREAS, NUTS1
-from models.formats.text import parse_money, yes_no
-from models.formats.text import parse_uk_datetime as _uk_datetime
-from models.normalise import Lot, NormaliseError, NoticeFields, clean_text, cpv_code, json_object
+from models.formats.fields import Lot, NormaliseError, NoticeFields, json_object
+from models.formats.text import clean_text, cpv_code, parse_money, yes_no
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _OCID = re.compile(r"^ocds-[a-z0-9]{6}-\S+$")
@@ -59,11 +60,6 @@ REGION_NAMES: dict[str, str] = {
 
 def _str(value: Any) -> str:
     return clean_text(value) if isinstance(value, str) else ""
-
-
-def parse_uk_datetime(value: Any) -> datetime | None:
-    """Portal date text (UK local time) -> aware UTC; a date alone is 00:00 UK time."""
-    return _uk_datetime(_str(value), date_only=time(0))
 
 
 def parse_value(value: Any) -> tuple[float | None, float | None]:
@@ -159,8 +155,8 @@ def normalise_procontract_advert(source: str, payload: Any) -> NoticeFields:
         value_amount=amount,
         value_min=minimum,
         value_currency="GBP" if amount is not None else None,
-        deadline=parse_uk_datetime(pick("deadline")),
-        published_at=parse_uk_datetime(pick("published")),
+        deadline=read_deadline(_str(pick("deadline"))),
+        published_at=read_published(_str(pick("published"))),
         stage="tender",
         cpv_codes=_cpv(page.get("categories")),
         regions=region_codes(page.get("regions") or []),

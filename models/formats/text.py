@@ -1,19 +1,17 @@
-"""Small pure readers for the free text that web pages, feeds and exports publish: money,
-UK dates and times, yes/no, HTML fragments. The one home of each: every record format and
-models.classify read text through these (this module imports nothing of the project's)."""
+"""Small pure readers for the text that web pages, feeds, exports and OCDS publish: plain
+text (mojibake repaired), HTML fragments, money, yes/no, postcodes, CPV codes. The one home
+of each: every record format and models.classify read text through these. Dates and times
+have their one reader in the ground package (bidbell.clock)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from email.utils import parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
-from zoneinfo import ZoneInfo
+from typing import Any
 
-UK = ZoneInfo("Europe/London")
+import ftfy
 
 
 class _Text(HTMLParser):
@@ -124,141 +122,83 @@ def yes_no(value: object) -> bool | None:
     return True if text in ("yes", "y", "true") else False if text in ("no", "n", "false") else None
 
 
-# --- UK dates and times ------------------------------------------------------------------
-END_OF_DAY = time(23, 59, 59)
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH = (
-    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+# --- plain text, postcodes, CPV codes --------------------------------------------------------
+# Mojibake repair only (Contracts Finder publishes "â€™" for a right quote, U+2019): the other
+# ftfy fixes would change text that is right as published (curly quotes, ligatures,
+# full-width characters, HTML entities), and line breaks are made plain below.
+_FTFY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    uncurl_quotes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    fix_line_breaks=False,
+    explain=False,
 )
-# 05/11/2026, 5/11/26, 05-11-2026, 05.11.2026, 5 November 2026, 5 Nov 2026, 2026-11-05
-_DATE = re.compile(
-    r"\b(?:(?P<d>\d{1,2})(?P<sep>[/.-])(?P<m>\d{1,2})(?P=sep)(?P<y>\d{4}|(?<=/)\d{2})"
-    rf"|(?P<wd>\d{{1,2}})\s+(?P<wm>{_MONTH})\.?\s+(?P<wy>\d{{4}})"
-    r"|(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2}))(?!\d)",
-    re.IGNORECASE,
-)
-_TIME = r"(?<![\d:.])(?P<H>\d{1,2})[:.](?P<M>\d{2}|(?<=:)\d)(?::(?P<S>\d{2}))?(?!\d)"
-_TIME_AFTER = re.compile(r"\s*" + _TIME)
-_TIME_BEFORE = re.compile(_TIME + r"\s*$")
-_WEEKDAY = re.compile(r"\b(mon|tues?|wed(nes)?|thu(rs)?|fri|sat(ur)?|sun)(day)?\b\.?", re.I)
+# Control characters other than tab and line breaks (NUL above all: PostgreSQL text refuses
+# it) are dropped from every text we keep.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _twenty_four_hour(text: str) -> str:
-    """'5pm' -> '17:00', '12 noon'/'midday' -> '12:00', '10.30am' -> '10:30'."""
-    text = re.sub(r"\b(12\s*)?(noon|midday)\b", "12:00", text, flags=re.I)
+def clean_text(value: Any) -> str:
+    """Repair mojibake, make the sources' ``\\r\\n`` line breaks plain ``\\n``, drop control
+    characters, strip."""
+    if not isinstance(value, str):
+        return ""
+    value = _CONTROL.sub("", value)
+    if not value.isascii():  # mojibake is never pure ASCII: skip ftfy's cost on most text
+        value = ftfy.fix_text(value, _FTFY)
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
-    def ampm(m: re.Match[str]) -> str:
-        h, mins, secs = int(m[1]) % 12, m[2] or "00", f":{m[3]}" if m[3] else ""
-        return f"{h + (12 if m[4].lower() == 'pm' else 0):02d}:{mins}{secs}"
 
-    return re.sub(r"\b(\d{1,2})(?:[:.](\d{2}))?(?::(\d{2}))?\s*([ap]m)\b", ampm, text, flags=re.I)
+_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
+# A full postcode inside other text (an address): outward and inward parts.
+POSTCODE_IN_TEXT = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b")
 
 
-def _day(m: re.Match[str]) -> date | None:
-    """The date _DATE matched; None if there is no such day."""
-    if m["wd"]:
-        parts = (int(m["wy"]), _MONTHS.index(m["wm"][:3].lower()) + 1, int(m["wd"]))
-    elif m["iy"]:
-        parts = (int(m["iy"]), int(m["im"]), int(m["id"]))
-    else:
-        year = int(m["y"])
-        if year < 100:  # two digits, read as strptime's %y reads them
-            year += 2000 if year < 69 else 1900
-        parts = (year, int(m["m"]), int(m["d"]))
-    try:
-        return date(*parts)
-    except ValueError:
+def uk_postcode(value: Any) -> str | None:
+    """'me141xq' or 'ME14 1XQ' -> 'ME14 1XQ'; other short text as published (upper-cased);
+    None for text too long to be a postcode (an address in the postcode field)."""
+    if not isinstance(value, str) or not value.strip():
         return None
+    text = re.sub(r"\s+", " ", value.strip().upper())
+    compact = text.replace(" ", "")
+    if _POSTCODE.match(compact):
+        return f"{compact[:-3]} {compact[-3:]}"
+    return text if len(text) <= 16 else None
 
 
-def _clock(m: re.Match[str]) -> time | None:
-    """The time of day _TIME matched; None if there is no such time."""
-    try:
-        return time(int(m["H"]), int(m["M"]), int(m["S"] or 0))
-    except ValueError:
+def postcode_in(text: Any) -> str | None:
+    """The first full UK postcode written in a text (an address), formatted 'ME14 1XQ'."""
+    if not isinstance(text, str):
         return None
+    m = POSTCODE_IN_TEXT.search(text.upper())
+    return f"{m.group(1)} {m.group(2)}" if m else None
 
 
-def uk_local(day: date, clock: time) -> datetime:
-    """A UK wall-clock date and time -> aware UTC (an hour that repeats: the first)."""
-    return datetime.combine(day, clock, tzinfo=UK).astimezone(UTC)
+_CPV = re.compile(r"^(\d{8})(?:-\d)?$")
 
 
-def parse_uk_date(text: str) -> date | None:
-    """Text that is a date and nothing else ('05/11/2026', '2026-11-05'...) -> the date."""
-    m = _DATE.fullmatch(text.strip())
-    return _day(m) if m else None
-
-
-def parse_time(text: str) -> time | None:
-    """Text that is a time of day and nothing else ('17:00', '5:00 PM', '5pm', 'noon')."""
-    m = re.fullmatch(_TIME, _twenty_four_hour(text.strip()))
-    return _clock(m) if m else None
-
-
-def parse_uk_datetime(text: object, *, date_only: time = END_OF_DAY) -> datetime | None:
-    """A date as UK pages write it, day first, in UK local time -> aware UTC. The one reader.
-
-    '05/11/2026 12:00', '5/11/26', '5 November 2026 12.00', 'Friday 20th March 2026 at
-    5pm', '12 noon on 5 Nov 2026': the first date in the text, with the time written just
-    after it (or just before). ISO 8601 and RFC 822 with a zone keep their zone; without one
-    they are UK time. A date without a time means ``date_only`` on that day: by default the
-    end of the day (23:59:59), so that "closes 14 March" does not look closed on the
-    morning of the 14th. No such day or time ('31/02/2026') -> None.
-    """
-    if not isinstance(text, str) or not text.strip():
+def cpv_code(value: Any) -> str | None:
+    """'45233000-9' or '45233000' -> '45233000'; anything else -> None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    raw = " ".join(text.split())
-    try:
-        iso = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        pass
-    else:
-        if iso.tzinfo is not None:
-            return iso.astimezone(UTC)
-        is_date = re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", raw)
-        return uk_local(iso.date(), date_only if is_date else iso.time())
-    try:
-        rfc = parsedate_to_datetime(raw)  # as in RSS pubDate: its own zone
-    except (TypeError, ValueError, IndexError):
-        rfc = None
-    if rfc is not None and rfc.tzinfo is not None:
-        return rfc.astimezone(UTC)
-    t = _twenty_four_hour(_WEEKDAY.sub(" ", raw))
-    t = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", t)
-    t = " ".join(re.sub(r"\b(at|by|on)\b|,", " ", t, flags=re.I).split())
-    m = _DATE.search(t)
-    if m is None:
+    text = str(value).strip() if isinstance(value, str) else str(value)
+    m = _CPV.match(text) if len(text) <= 12 else None
+    return m.group(1) if m else None
+
+
+def number(value: Any) -> float | None:
+    """A finite number from a JSON value (number, or numeric text with commas); else None.
+    Integers too large for a float (a 401-digit 'value') are not numbers here."""
+    if isinstance(value, bool) or value is None:
         return None
-    day, c = _day(m), _TIME_AFTER.match(t, m.end()) or _TIME_BEFORE.search(t, 0, m.start())
-    clock = _clock(c) if c else date_only
-    return uk_local(day, clock) if day is not None and clock is not None else None
-
-
-_CLOSING = re.compile(
-    r"(?:closing|closes|deadline|return(?:s)? by|submission)[^0-9]{0,30}"
-    r"(\d{1,2}(?:st|nd|rd|th)?[ /.-](?:\d{1,2}|[A-Za-z]{3,9})[ /.-]\d{2,4}"
-    r"(?:[ ,]+(?:at )?\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)?)?)",
-    re.IGNORECASE,
-)
-
-
-def find_deadline(text: str) -> datetime | None:
-    """The date after 'closing date', 'deadline'... in free text, if one parses."""
-    for m in _CLOSING.finditer(text):
-        candidate = m.group(1)
-        # try with the time first, then the date alone
-        for cut in (candidate, re.split(r"[ ,]+(?:at )?\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)?$",
-                                         candidate)[0]):  # fmt: skip
-            dt = parse_uk_datetime(cut)
-            if dt:
-                return dt
-    return None
-
-
-def bidbell_ocid(source: str, key: str, hashed: bool) -> str:
-    """``bidbell-<source>-<key>`` for records with no OCID of their own (see each format)."""
-    if hashed:
-        key = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
-    return f"bidbell-{source}-{key}"
+    try:
+        if isinstance(value, int | float):
+            out = float(value)
+        elif isinstance(value, str) and len(value) <= 40:
+            out = float(value.replace(",", ""))
+        else:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return out if out == out and out not in (float("inf"), float("-inf")) else None

@@ -26,8 +26,9 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from spiders.base import BidbellSpider, PageError, now_iso
-from spiders.items import RawError, RawNotice
+from bidbell.clock import now_iso
+from bidbell.records import RawError, RawNotice
+from spiders.base import BidbellSpider, PageError
 
 ID_COLUMN = "Notice Identifier"
 

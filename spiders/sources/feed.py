@@ -31,9 +31,10 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from models.formats.feed import entry_key, entry_source_id, feed_ocid
-from spiders.base import BidbellSpider, now_iso
-from spiders.items import RawError, RawNotice
+from bidbell.clock import now_iso
+from bidbell.ids import entry_key, entry_source_id, feed_ocid
+from bidbell.records import RawError, RawNotice
+from spiders.base import BidbellSpider
 
 
 def _iso(parsed: Any) -> str | None:

@@ -39,10 +39,10 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from twisted.python.failure import Failure
 
-from models.formats.listing import stable_id
-from models.formats.text import bidbell_ocid
-from spiders.base import BidbellSpider, SpiderConfigError, now_iso
-from spiders.items import RawError, RawNotice
+from bidbell.clock import now_iso
+from bidbell.ids import bidbell_ocid, stable_id
+from bidbell.records import RawError, RawNotice
+from spiders.base import BidbellSpider, SpiderConfigError
 
 FIELDS = ("title", "link", "deadline", "value", "buyer", "description", "published", "parent")
 

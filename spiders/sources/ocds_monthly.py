@@ -23,7 +23,8 @@ Each RawNotice's payload is the release as published plus one key added by us,
 sub-contract types): the release does not say which notice type the query was for, and
 models.normalise reads ``subcontract`` into ``is_subcontract``. Public Contracts Scotland
 publishes releases without an ``id``: the record id is then ``<ocid>-<notice document id>``
-(models.normalise.release_id), the same rule the normaliser uses.
+(bidbell.ids.release_id), the same rule the reader uses. Records are in the Proactis OCDS
+dialect (format ``ocds-proactis``, models.formats.ocds: "Z" times are UK local time).
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from models.normalise import BIDBELL_KEY, notice_document, release_id
+from bidbell.clock import UK
+from bidbell.ids import BIDBELL_KEY, notice_document, release_id
+from bidbell.records import RawError, RawNotice
 from spiders.base import (
-    UK,
     BidbellSpider,
     OcdsReleasePackageSpider,
     PageError,
@@ -50,7 +52,6 @@ from spiders.base import (
     Window,
     parse_range,
 )
-from spiders.items import RawError, RawNotice
 
 
 def parse_codes(value: Any) -> list[str]:
@@ -84,6 +85,7 @@ def _next_month(m: datetime) -> datetime:
 
 class OcdsMonthlySpider(OcdsReleasePackageSpider):
     name = "ocds_monthly"
+    record_format = "ocds-proactis"
     endpoint = "/v1/Notices"
     from_param = "dateFrom"
     date_format = "%m-%Y"

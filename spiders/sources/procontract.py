@@ -40,8 +40,9 @@ from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from twisted.python.failure import Failure
 
-from spiders.base import BidbellSpider, SpiderConfigError, now_iso
-from spiders.items import RawError, RawNotice
+from bidbell.clock import now_iso
+from bidbell.records import RawError, RawNotice
+from spiders.base import BidbellSpider, SpiderConfigError
 
 GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ADVERT_ID = re.compile(rf"[?&]advertId=({GUID})", re.IGNORECASE)

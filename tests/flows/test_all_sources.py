@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from bidbell.replay import Fault, replay_all
 from bidbell.settings import get_settings, reset_settings
+from demo.replay import Fault, replay_all
 from flows.steps import collect_source
-from models.db import get_engine, migrate
-from models.tables import IngestError, Notice
+from models.store.db import get_engine, migrate
+from models.store.tables import IngestError, Notice
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)

@@ -8,11 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlmodel import Session, select
 
-from bidbell.replay import Fault
 from bidbell.settings import get_settings, reset_settings
+from demo.replay import Fault
 from flows.steps import collect_source
-from models.db import get_engine, migrate
-from models.tables import IngestError, Notice, Opportunity, SourceState
+from models.store.db import get_engine, migrate
+from models.store.tables import IngestError, Notice, Opportunity, SourceState
 
 SINCE = datetime(2026, 10, 3, 23, 0, tzinfo=UTC)  # 4 Oct 00:00 UK
 NOW = datetime(2026, 10, 6, 23, 0, tzinfo=UTC)  # 7 Oct 00:00 UK
@@ -83,7 +83,7 @@ def test_a_failed_window_holds_the_checkpoint_back(env, monkeypatch, replay) -> 
 
 
 def test_one_source_down_is_reported_not_raised(env, monkeypatch, fixtures_dir) -> None:
-    from bidbell.mailsink import free_port
+    from demo.mailsink import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("BIDBELL_SOURCE_URLS", json.dumps({"find_a_tender": dead}))

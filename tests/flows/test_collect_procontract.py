@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from bidbell.replay import Fault, ReplayServer
-from bidbell.replay.procontract import ProContractSite
 from bidbell.settings import get_settings, reset_settings
+from demo.replay import Fault, ReplayServer
+from demo.replay.procontract import ProContractSite
 from flows.steps import collect_source
-from models.db import get_engine, migrate
-from models.tables import IngestError, Notice, Opportunity, SourceState
+from models.store.db import get_engine, migrate
+from models.store.tables import IngestError, Notice, Opportunity, SourceState
 
 NAME = "kent_business_portal"
 NOW = datetime(2026, 10, 14, 9, 0, tzinfo=UTC)

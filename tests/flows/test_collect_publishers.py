@@ -11,15 +11,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session, func, select
 
-from bidbell.replay import Fault, ReplayServer
-from bidbell.replay.feed import FeedSite
-from bidbell.replay.fts import FtsSite
-from bidbell.replay.listing import ListingSite
-from bidbell.replay.ocds_monthly import OcdsMonthlySite
 from bidbell.settings import Settings, get_settings, reset_settings
+from demo.replay import Fault, ReplayServer
+from demo.replay.feed import FeedSite
+from demo.replay.fts import FtsSite
+from demo.replay.listing import ListingSite
+from demo.replay.ocds_monthly import OcdsMonthlySite
 from flows.steps import collect_source
-from models.db import get_engine, migrate
-from models.tables import IngestError, Notice, Opportunity, SourceState
+from models.store.db import get_engine, migrate
+from models.store.tables import IngestError, Notice, Opportunity, SourceState
 
 FTS_SINCE = datetime(2026, 10, 3, 23, 0, tzinfo=UTC)
 FTS_NOW = datetime(2026, 10, 6, 23, 0, tzinfo=UTC)

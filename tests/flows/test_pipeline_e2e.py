@@ -14,11 +14,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from bidbell.mailsink import MailSink
-from bidbell.replay import ReplayServer
+from demo.mailsink import MailSink
+from demo.replay import ReplayServer
 
 ROOT = Path(__file__).resolve().parents[2]
-BIDBELL = [sys.executable, "-m", "bidbell.cli"]
+BIDBELL = [sys.executable, "-m", "cli.main"]
 NOISE = re.compile(r"Traceback|Error flushing events|CancelledError|telemetry|Error logging")
 
 

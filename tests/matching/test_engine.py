@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from matching.engine import OpportunityView, ProfileIndex, ProfileSpec, match
-from models.normalise import normalise_release
+from models.formats.ocds import normalise_release
 
 NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
 

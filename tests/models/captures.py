@@ -1,5 +1,5 @@
 """Every real captured notice of the shared fixtures, as RawNotice dicts ready for
-``models.store.store_records`` (the same files models.sector_text.read_captures reads)."""
+``models.store.store_records`` (the same files models.classify.sector_text.read_captures reads)."""
 
 from __future__ import annotations
 

@@ -9,11 +9,11 @@ from xml.etree import ElementTree as ET
 import feedparser
 from sqlmodel import Session, select
 
-from bidbell.mailsink import MailSink, free_port
+from demo.mailsink import MailSink, free_port
 from matching.alerts import create_alerts
-from models.store import store_records
-from models.subscribers import add_subscriber
-from models.tables import Alert, Delivery, Opportunity
+from models.store.store import store_records
+from models.store.subscribers import add_subscriber
+from models.store.tables import Alert, Delivery, Opportunity
 from notifiers.dispatch import email_target, redact, send_pending_alerts
 from notifiers.rss import render_rss
 from spiders.files import read_file

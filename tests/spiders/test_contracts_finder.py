@@ -1,6 +1,6 @@
 """The Contracts Finder spiders (OCDS search API and website CSV export), run as the product
 runs them (their own process), against the real captures served from 127.0.0.1 by
-bidbell.replay.contracts_finder, with faults scripted per request."""
+demo.replay.contracts_finder, with faults scripted per request."""
 
 from __future__ import annotations
 
@@ -17,13 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bidbell.replay import Fault, ReplayServer
-from bidbell.replay.contracts_finder import (
-    CF_CSV_CAPTURE,
-    CF_SEARCH_CAPTURE,
-    CfCsvSite,
-    CfOcdsSite,
-)
+from demo.replay import Fault, ReplayServer
+from demo.replay.contracts_finder import CF_CSV_CAPTURE, CF_SEARCH_CAPTURE, CfCsvSite, CfOcdsSite
 from spiders.crawl import crawl
 from spiders.middlewares import RetryAfterMiddleware
 from spiders.sources.contracts_finder import ContractsFinderSpider

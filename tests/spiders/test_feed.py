@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bidbell.replay import Fault, ReplayServer
-from bidbell.replay.feed import FeedSite
-from models.formats.feed import feed_ocid
+from bidbell.ids import feed_ocid
+from demo.replay import Fault, ReplayServer
+from demo.replay.feed import FeedSite
 from spiders.crawl import crawl
 
 

@@ -1,5 +1,5 @@
 """The Find a Tender spider, run as the product runs it (its own process), against the real
-captures served from 127.0.0.1 by bidbell.replay, with faults scripted per request."""
+captures served from 127.0.0.1 by demo.replay, with faults scripted per request."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bidbell.replay import Fault, ReplayServer
+from demo.replay import Fault, ReplayServer
 from spiders.crawl import crawl
 
 OCT6 = {"updated_from": "2026-10-06T00:00:00", "updated_to": "2026-10-07T00:00:00"}

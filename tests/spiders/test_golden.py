@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bidbell.replay import replay_all
 from bidbell.settings import get_settings
-from models.normalise import normalise
+from demo.replay import replay_all
+from models.formats import normalise
 from spiders.config import load_sources
 from spiders.crawl import crawl
 from spiders.registry import SPIDER_TYPES
@@ -47,7 +47,7 @@ FIELDS = (
     "url",
 )
 
-# source -> (mount prefix in bidbell.replay.replay_all, extra spider arguments)
+# source -> (mount prefix in demo.replay.replay_all, extra spider arguments)
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "find_a_tender": (
         "/fts",

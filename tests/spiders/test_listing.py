@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from scrapy.http import HtmlResponse, Request
 
-from bidbell.replay import ReplayServer
-from bidbell.replay.listing import ListingSite
+from demo.replay import ReplayServer
+from demo.replay.listing import ListingSite
 from spiders.crawl import crawl
 from spiders.sources.listing import ListingSpider
 

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bidbell.replay import Fault, ReplayServer
-from bidbell.replay.ocds_monthly import OcdsMonthlySite, load_monthly_releases
-from models.checkpoint import completed_until
-from models.normalise import normalise_release
+from demo.replay import Fault, ReplayServer
+from demo.replay.ocds_monthly import OcdsMonthlySite, load_monthly_releases
+from models.formats.ocds import normalise_release
+from models.store.checkpoint import completed_until
 from spiders.crawl import crawl
 
 FAST = {"BIDBELL_BACKOFF_BASE": 0.2, "BIDBELL_RETRY_TIMES": 2}

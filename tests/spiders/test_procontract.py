@@ -1,5 +1,5 @@
 """The ProContract spider, run as the product runs it (its own process), against the
-CONSTRUCTED portal pages (bidbell/replay/constructed/procontract: no capture of ProContract
+CONSTRUCTED portal pages (demo/constructed/procontract: no capture of ProContract
 exists) served from 127.0.0.1, with faults and robots.txt scripted per test."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bidbell.replay import Fault, ReplayServer
-from bidbell.replay.procontract import CONSTRUCTED_DIR, ProContractSite
+from demo.replay import Fault, ReplayServer
+from demo.replay.procontract import CONSTRUCTED_DIR, ProContractSite
 from spiders.crawl import CrawlOutcome, crawl
 from spiders.sources.procontract import ProContractSpider
 

@@ -1,0 +1,152 @@
+"""JSON in and out.
+
+- ``dumps`` / ``loads``: fast (orjson) for our own data, with the standard library as the
+  fallback for values orjson refuses (integers beyond 64 bits, non-string keys).
+- ``loads_tolerant``: the reader of JSON from outside (API pages, saved files, lines of
+  crawl output). Numbers a source writes that are not finite (Find a Tender has published
+  ``1e9999``) become null; integers too long for any value keep their digits; JSON nested
+  deeper than ``MAX_DEPTH`` raises ``JsonTooDeep`` instead of exhausting the interpreter's
+  recursion. ``split_members`` cuts an object's array member (a page's ``releases``) into
+  its elements' raw texts, so that one element too deep to read costs that element alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import orjson
+
+# orjson's own limit is 1024; ours is the same, and the standard library's fallback is
+# checked against it before it recurses.
+MAX_DEPTH = 1000
+
+
+class JsonTooDeep(ValueError):
+    """JSON nested deeper than MAX_DEPTH."""
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any, sort_keys: bool = False) -> str:
+    try:
+        opts = orjson.OPT_SORT_KEYS if sort_keys else 0
+        return orjson.dumps(value, option=opts, default=_default).decode()
+    except TypeError:
+        return json.dumps(
+            value, sort_keys=sort_keys, default=str, ensure_ascii=False, separators=(",", ":")
+        )
+
+
+def loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
+
+
+def _finite_or_none(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+
+
+def depth(text: str) -> int:
+    """How deeply the JSON text nests arrays and objects (strings skipped)."""
+    deepest = level = 0
+    for m in _TOKEN.finditer(text):
+        c = m.group()
+        if c in "[{":
+            level += 1
+            deepest = max(deepest, level)
+        elif c in "]}":
+            level -= 1
+    return deepest
+
+
+def loads_tolerant(body: bytes | str) -> Any:
+    """JSON from outside -> Python values. Raises ValueError (``JsonTooDeep`` included) or
+    UnicodeDecodeError for text that is not JSON we can read."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise JsonTooDeep(f"JSON nested more than {MAX_DEPTH} deep") from None
+    # orjson refuses what the standard library reads: non-finite numbers, long integers,
+    # NaN/Infinity constants. The standard library recurses per level: check first.
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    if depth(text) > MAX_DEPTH:
+        raise JsonTooDeep(f"JSON nested more than {MAX_DEPTH} deep")
+    return json.loads(text, parse_float=_finite_or_none, parse_constant=lambda _c: None)
+
+
+def _scan_value(text: str, start: int) -> int:
+    """The end (exclusive) of the JSON value starting at ``start`` (whitespace skipped)."""
+    level = 0
+    pos = start
+    for m in _TOKEN_OR_DELIM.finditer(text, start):
+        c = m.group()
+        if c[0] == '"':
+            if level == 0:
+                return m.end()
+            continue
+        if c in "[{":
+            level += 1
+        elif c in "]}":
+            if level == 0:
+                return m.start()
+            level -= 1
+            if level == 0:
+                return m.end()
+        elif c == "," and level == 0:
+            return m.start()
+        pos = m.end()
+    return max(pos, len(text))
+
+
+_TOKEN_OR_DELIM = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.S)
+
+
+def split_members(text: str, key: str) -> tuple[dict[str, Any], list[str]] | None:
+    """A JSON object whose member ``key`` is an array -> (the other members parsed, the
+    array's elements as raw JSON texts); None if the text is not such an object. For pages
+    too deep to parse whole: each element can then be read (or refused) on its own."""
+    m = re.match(r"\s*\{", text)
+    if not m:
+        return None
+    pos, others, elements = m.end(), {}, None
+    name = re.compile(r'\s*("(?:[^"\\]|\\.)*")\s*:\s*', re.S)
+    while True:
+        nm = name.match(text, pos)
+        if not nm:
+            break
+        member = json.loads(nm.group(1))
+        value_start = nm.end()
+        if member == key and text[value_start : value_start + 1] == "[":
+            elements, pos = [], value_start + 1
+            while True:
+                while pos < len(text) and text[pos] in " \t\r\n,":
+                    pos += 1
+                if pos >= len(text) or text[pos] == "]":
+                    pos += 1
+                    break
+                end = _scan_value(text, pos)
+                elements.append(text[pos:end].strip())
+                pos = end
+        else:
+            end = _scan_value(text, value_start)
+            try:
+                others[member] = loads_tolerant(text[value_start:end])
+            except ValueError:
+                others[member] = None
+            pos = end
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "}":
+            break
+    return (others, elements) if elements is not None else None

@@ -1,0 +1,1 @@
+"""The top floor: the ``bidbell`` command line (``cli.main``)."""

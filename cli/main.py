@@ -1,0 +1,364 @@
+"""The ``bidbell`` command line. Names and options here are a stable contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bidbell.clock import parse_iso, to_uk, utcnow
+from bidbell.settings import get_settings
+
+app = typer.Typer(
+    help="Bidbell: public contract opportunities for small firms and voluntary organisations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+subscribers = typer.Typer(help="Register and list subscribing organisations.", no_args_is_help=True)
+app.add_typer(subscribers, name="subscribers")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        _fail(f"--since {value!r} is not an ISO 8601 date or date-time")
+    return None
+
+
+def _known_sources() -> list[str]:
+    from flows.steps import known_sources
+    from spiders.config import SourcesFileError
+
+    try:
+        return known_sources(get_settings())
+    except SourcesFileError as exc:
+        _fail(str(exc), 2)
+        raise
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the database."""
+    from models.store.db import migrate
+
+    s = get_settings()
+    rev = migrate(s.effective_database_url)
+    typer.echo(f"database ready at revision {rev}: {s.effective_database_url}")
+
+
+@app.command()
+def collect(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Source name (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Collect from this date (UK local if no zone).")
+    ] = None,
+) -> None:
+    """Crawl live sources into the store (from each source's checkpoint to now)."""
+    from flows.steps import collect_source, known_sources
+    from models.store.db import migrate
+
+    s = get_settings()
+    known = _known_sources()
+    names = source or known_sources(s, enabled_only=True)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        _fail(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    migrate(s.effective_database_url)
+    failed = 0
+    for name in names:
+        typer.echo(f"collecting {name} ...")
+        r = collect_source(name, s, utcnow(), since=_since(since))
+        stored = r.stored
+        typer.echo(
+            f"  {name}: {r.notices} notice(s) in {r.windows} window(s); "
+            f"{stored.get('inserted', 0)} new, {stored.get('updated', 0)} updated, "
+            f"{stored.get('unchanged', 0)} unchanged; {r.errors} error(s)"
+        )
+        if r.error:
+            failed += 1
+            typer.secho(f"  {name}: {r.error} (log: {r.log_path})", fg=typer.colors.YELLOW)
+    raise typer.Exit(1 if failed == len(names) else 0)
+
+
+@app.command()
+def sources(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
+) -> None:
+    """Each source: enabled, schedule, last success, items collected, last error."""
+    from flows.steps import load_configured_sources
+    from models.store.db import migrate
+    from models.store.source_health import source_status
+
+    s = get_settings()
+    _known_sources()  # a broken sources file is reported plainly
+    migrate(s.effective_database_url)
+    rows = source_status(load_configured_sources(s))
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps(r, ensure_ascii=False, default=str))
+            continue
+        when = r["last_success_at"] or "never"
+        flag = "" if r["enabled"] else " (disabled)"
+        typer.echo(f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min")
+        typer.echo(f"    {r['base_url']}")
+        typer.echo(
+            f"    last success: {when}; last run: {r['last_items']} item(s); "
+            f"total: {r['total_items']}; kept errors: {r['errors_kept']}"
+        )
+        if r["last_error"]:
+            typer.secho(f"    last error: {r['last_error']}", fg=typer.colors.YELLOW)
+
+
+@app.command("import")
+def import_(
+    source: Annotated[str, typer.Option("--source", "-s", help="Source the files came from.")],
+    files: Annotated[list[Path], typer.Argument(help="Saved payload files.")],
+) -> None:
+    """Parse saved payload files of a source into the store."""
+    from flows.steps import import_files
+    from models.store.db import migrate
+
+    known = _known_sources()
+    if source not in known:
+        _fail(f"unknown source {source!r}; known: {', '.join(known)}")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        _fail(f"no such file: {', '.join(missing)}")
+    s = get_settings()
+    migrate(s.effective_database_url)
+    r = import_files(source, files, s, utcnow())
+    typer.echo(
+        f"{source}: {r.received} record(s) read; {r.inserted} new, {r.updated} updated, "
+        f"{r.unchanged} unchanged, {r.rejected} rejected; "
+        f"opportunities: {r.opportunities_new} new, {r.opportunities_changed} changed"
+        + (f", {r.listings_linked} another listing of one stored" if r.listings_linked else "")
+    )
+    if r.rejected:
+        typer.secho(
+            f"{r.rejected} record(s) could not be used; they are kept in the ingesterror table",
+            fg=typer.colors.YELLOW,
+        )
+
+
+@subscribers.command("add")
+def subscribers_add(
+    name: Annotated[str, typer.Option(help="Organisation name.")],
+    email: Annotated[str, typer.Option(help="Where alerts go.")],
+    kind: Annotated[str, typer.Option(help="sme, vcse or infrastructure.")] = "sme",
+    cpv: Annotated[
+        list[str] | None, typer.Option(help="CPV code prefix, e.g. 85 or 7931 (repeatable).")
+    ] = None,
+    keyword: Annotated[
+        list[str] | None, typer.Option(help="Keyword or phrase (repeatable).")
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option(help="NUTS/ITL code, e.g. UKJ4 for Kent (repeatable).")
+    ] = None,
+    min_value: Annotated[float | None, typer.Option(help="Smallest contract value, £.")] = None,
+    max_value: Annotated[float | None, typer.Option(help="Largest contract value, £.")] = None,
+) -> None:
+    """Register an organisation with one profile (or replace its profile)."""
+    from models.store.db import migrate
+    from models.store.subscribers import SubscriberError, add_subscriber
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    try:
+        org, profile, created = add_subscriber(
+            name=name,
+            email=email,
+            kind=kind,
+            cpv_prefixes=cpv or [],
+            keywords=keyword or [],
+            regions=region or [],
+            min_value=min_value,
+            max_value=max_value,
+        )
+    except SubscriberError as exc:
+        _fail(str(exc))
+        return
+    verb = "registered" if created else "updated"
+    typer.echo(f"{verb} {org.name} <{org.email}> (organisation {org.id}, profile {profile.id})")
+
+
+@subscribers.command("list")
+def subscribers_list() -> None:
+    """List organisations and their profiles."""
+    from models.store.db import migrate
+    from models.store.subscribers import list_subscribers
+
+    migrate(get_settings().effective_database_url)
+    for org, profile in list_subscribers():
+        typer.echo(
+            f"{org.id}\t{org.name}\t{org.email}\t{org.kind}\tcpv={','.join(profile.cpv_prefixes)}"
+            f"\tkeywords={','.join(profile.keywords)}\tregions={','.join(profile.regions)}"
+            f"\tvalue={profile.min_value or 0:.0f}-{profile.max_value or 0:.0f}"
+        )
+
+
+@app.command()
+def opportunities(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 1000,
+) -> None:
+    """List stored opportunities."""
+    from models.store.db import migrate
+    from models.store.queries import list_opportunities, listings_for, opportunity_json
+
+    migrate(get_settings().effective_database_url)
+    opps = list_opportunities(limit)
+    listings = listings_for(opps) if as_json else {}
+    for o in opps:
+        if as_json:
+            typer.echo(json.dumps(opportunity_json(o, listings.get(o.id or 0)), ensure_ascii=False))
+        else:
+            deadline = to_uk(o.deadline).strftime("%Y-%m-%d %H:%M") if o.deadline else "-"
+            amount = o.value_amount if o.value_amount is not None else o.value_amount_gross
+            value = f"{amount:,.0f}" if amount is not None else "-"
+            typer.echo(f"{o.ocid}\t{o.stage}\t{deadline}\t{value}\t{o.buyer_name}\t{o.title}")
+
+
+EXPORT_FORMATS = ("ocds",)
+
+
+@app.command()
+def export(
+    format_: Annotated[str, typer.Option("--format", help="Output format: ocds.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    ] = None,
+    all_listings: Annotated[
+        bool,
+        typer.Option(
+            "--all-listings",
+            help="One release per stored listing, not only per canonical opportunity.",
+        ),
+    ] = False,
+) -> None:
+    """Export stored opportunities as an OCDS 1.1 release package (JSON, UTF-8, indent 2),
+    validated against the OCDS 1.1.5 schema and its extensions before it is written."""
+    if format_ not in EXPORT_FORMATS:
+        _fail(f"unknown format {format_!r}; known: {', '.join(EXPORT_FORMATS)}", 2)
+    from models.ocds.export import export_release_package
+    from models.ocds.validate import validate_package
+    from models.store.db import get_engine, migrate, session_scope
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    with session_scope(get_engine()) as session:
+        package = export_release_package(session, utcnow(), s.public_url, all_listings)
+    n = len(package["releases"])
+    if not n:
+        _fail("no opportunities stored: nothing to export (OCDS needs at least one release)")
+    errors = validate_package(package)
+    if errors:
+        for line in errors[:50]:
+            typer.echo(f"  {line}", err=True)
+        more = " (first 50 shown)" if len(errors) > 50 else ""
+        _fail(f"the OCDS export is not valid: {len(errors)} error(s){more}; nothing written")
+    text = json.dumps(package, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        typer.echo(text.encode("utf-8"), nl=False)  # bytes: UTF-8 whatever the locale
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc}")
+    typer.echo(f"wrote {n} release(s) to {output}", err=True)
+
+
+@app.command()
+def reclassify() -> None:
+    """Rebuild every stored opportunity from its notices (after the classification rules,
+    the sector model or deduplication changed, or on a store from before deduplication)."""
+    from models.store.db import get_engine, migrate, session_scope
+    from models.store.store import rebuild_all
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    with session_scope(get_engine(s.effective_database_url)) as session:
+        r = rebuild_all(
+            session,
+            utcnow(),
+            progress=lambda done, total: typer.echo(f"  {done}/{total} procurements", err=True),
+        )
+    typer.echo(
+        f"opportunities: {r.opportunities_changed} changed, {r.opportunities_new} new, "
+        f"{r.listings_linked} another listing of one"
+    )
+
+
+@app.command("train-sectors")
+def train_sectors() -> None:
+    """Train the text sector model from the store; give a sector to notices without CPV."""
+    from models.store.db import get_engine, migrate, session_scope
+    from models.store.sectors import NothingToTrain, label_uncoded, train_from_store
+    from models.store.sectors import trained_sectors as sectors_in
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    with session_scope(get_engine(s.effective_database_url)) as session:
+        try:
+            model, path, n = train_from_store(session, s, utcnow())
+        except NothingToTrain as exc:
+            _fail(str(exc))
+            return
+        labelled = label_uncoded(session, model)
+    typer.echo(
+        f"trained on {n} notices ({sectors_in(model)} sectors); labelled {labelled} "
+        f"opportunities without CPV; model saved to {path}"
+    )
+
+
+@app.command()
+def run(
+    source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None,
+) -> None:
+    """The whole pipeline once, against the live sources: collect, store, match, send, feed."""
+    from flows.runner import run_pipeline_cli
+
+    raise typer.Exit(run_pipeline_cli(source or None))
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        bool, typer.Option(help="Keep the demo's database from an earlier run (show idempotency).")
+    ] = False,
+) -> None:
+    """The whole pipeline once, offline, on the real captures served from 127.0.0.1."""
+    from demo.run import run_demo
+
+    raise typer.Exit(run_demo(keep=keep))
+
+
+def main() -> None:
+    # Quiet third-party noise before anything imports Prefect or Scrapy.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

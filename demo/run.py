@@ -1,0 +1,210 @@
+"""``bidbell demo``: the whole pipeline once, offline, on the captured sources.
+
+Serves every source from 127.0.0.1 (real captures of the national feeds; fixtures built from
+the documented layout where no capture exists, said as such), runs a real SMTP server on
+127.0.0.1, registers sample subscribers, runs the Prefect flow, and reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from bidbell.settings import get_settings, reset_settings
+from demo.mailsink import MailSink
+from demo.replay import CONSTRUCTED_SOURCES, FixturesMissing, replay_all
+from demo.replay.fts import load_fts_captures
+
+# (name, email, kind, cpv prefixes, keywords, regions, min value, max value)
+SAMPLE_SUBSCRIBERS: list[tuple[str, str, str, list[str], list[str], list[str], Any, Any]] = [
+    ("Bedfordshire Care Collective", "bids@bedscare.example.org", "vcse",
+     ["85"], ["supported living"], ["UKH2"], None, 5_000_000),
+    ("Kent Community Care CIC", "tenders@kentcommunitycare.example.org", "vcse",
+     ["853", "981"], ["volunteer"], ["UKJ4"], None, 100_000),
+    ("Swale Grounds and Gardens Ltd", "office@swalegrounds.example.co.uk", "sme",
+     ["773"], ["grounds maintenance"], ["UKJ4"], 5_000, 250_000),
+    ("Medway Digital Ltd", "hello@medwaydigital.example.com", "sme",
+     ["72"], ["software"], ["UKJ4"], 5_000, 250_000),
+]  # fmt: skip
+
+# Per-source arguments for the replay: wide windows over years of old captures (live runs
+# use hours), and no politeness delay against our own local server.
+DEMO_PARAMS: dict[str, dict[str, Any]] = {
+    "find_a_tender": {"window_hours": 24},
+    "contracts_finder": {"window_hours": 24 * 30},
+    "kent_business_portal": {"download_delay": 0},
+    "prime_example": {"download_delay": 0},
+}
+
+
+# The replay server's preferred port: links the sources give are stored with it, so a
+# second demo run on the same database sees the same links (any free port if it is taken).
+DEMO_PORT = 8931
+
+
+def _say(msg: str = "") -> None:
+    typer.echo(msg)
+
+
+def _earliest(site: Any) -> datetime | None:
+    releases = getattr(site, "releases", None)
+    if releases is None:
+        releases = [r for rs in getattr(site, "by_type", {}).values() for r in rs]
+    dates = []
+    for r in releases or []:
+        try:
+            dates.append(datetime.fromisoformat(str(r["date"]).replace("Z", "+00:00")))
+        except (KeyError, ValueError):
+            continue
+    return min(dates) if dates else None
+
+
+def run_demo(keep: bool = False) -> int:
+    base = get_settings()
+    fixtures = base.fixtures_dir
+    try:
+        _envelope, fts_releases = load_fts_captures(fixtures)
+        server, urls = replay_all(fixtures, page_size=2, port=DEMO_PORT)
+    except FixturesMissing as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        return 2
+    # Replay as of just after the newest Find a Tender capture: a real past day, on which
+    # its open tenders were still open.
+    newest = max(datetime.fromisoformat(r["date"]) for r in fts_releases)
+    as_of = (newest + timedelta(minutes=30)).astimezone(UTC)
+
+    var = base.var_dir / "demo"
+    if var.exists() and not keep:
+        shutil.rmtree(var)
+    with server, MailSink(var / "mail") as smtp:
+        os.environ.update(
+            {
+                "BIDBELL_VAR_DIR": str(var),
+                "BIDBELL_DATABASE_URL": f"sqlite:///{var / 'bidbell.db'}",
+                "BIDBELL_SOURCE_URLS": json.dumps(urls),
+                "BIDBELL_SOURCE_PARAMS": json.dumps(DEMO_PARAMS),
+                "BIDBELL_EMAIL_URL": smtp.url,
+                "BIDBELL_AS_OF": as_of.isoformat(),
+                "BIDBELL_PUBLIC_URL": "http://localhost:8000",
+            }
+        )
+        reset_settings()
+        s = get_settings()
+        from models.store.checkpoint import get_state
+        from models.store.db import get_engine, migrate, session_scope
+        from models.store.subscribers import add_subscriber
+
+        _say("Bidbell demo: every source replayed from 127.0.0.1")
+        _say(f"  fixtures:    {fixtures}")
+        _say(f"  as of:       {as_of.isoformat()} (just after the newest Find a Tender capture)")
+        _say(f"  SMTP server: 127.0.0.1:{smtp.port} (local, keeps every message)")
+        migrate(s.effective_database_url)
+        with session_scope(get_engine()) as session:
+            for name, url in urls.items():
+                site = server.sites[url[len(server.url) :]]
+                start = _earliest(site)
+                state = get_state(session, name)
+                if start is not None and state.checkpoint is None:
+                    # A first run reaches back to the start of the captures (a backfill).
+                    state.checkpoint = (start - timedelta(days=1)).astimezone(UTC)
+                    session.add(state)
+                kind = "constructed" if name in CONSTRUCTED_SOURCES else "real capture"
+                _say(f"  source:      {name:26} {url} ({kind})")
+        for name, email, kind, cpv, kw, regions, lo, hi in SAMPLE_SUBSCRIBERS:
+            add_subscriber(
+                name=name,
+                email=email,
+                kind=kind,
+                cpv_prefixes=cpv,
+                keywords=kw,
+                regions=regions,
+                min_value=lo,
+                max_value=hi,
+            )
+            _say(f"  subscriber:  {name} <{email}> cpv={','.join(cpv)} regions={','.join(regions)}")
+        _say("")
+
+        from flows.runner import run_pipeline_once
+
+        summary = run_pipeline_once(sorted(urls))
+        _say("")
+        if summary is None:
+            return 1
+        _report(summary, smtp, s.effective_database_url)
+    return 0
+
+
+def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
+    import feedparser
+
+    from models.store.queries import count_listings_stored, list_opportunities
+
+    _say("Summary")
+    for c in summary["collected"]:
+        st = c["stored"]
+        tag = " [constructed]" if c["source"] in CONSTRUCTED_SOURCES else ""
+        if c["windows"] == 0 and not c["notices"] and not c["error"] and not st:
+            _say(f"  {c['source']}: nothing new; already collected up to {c['window'][0]}")
+            continue
+        line = (
+            f"  {c['source']}{tag}: {c['notices']} notices "
+            f"({st.get('inserted', 0)} new, {st.get('updated', 0)} updated, "
+            f"{st.get('unchanged', 0)} unchanged, {c['errors']} errors)"
+        )
+        _say(line + (f"; {c['error']}" if c["error"] else ""))
+    opps = list_opportunities(100_000)
+    by_stage: dict[str, int] = {}
+    for o in opps:
+        by_stage[o.stage] = by_stage.get(o.stage, 0) + 1
+    stages = ", ".join(f"{n} {k}" for k, n in sorted(by_stage.items()))
+    rows, dups = count_listings_stored()
+    _say(f"  opportunities: {len(opps)} ({stages}) in {db_url}")
+    if dups:
+        _say(
+            f"    of {rows} stored, {dups} are another listing of one already there (deduplicated)"
+        )
+    sec = summary.get("sectors") or {}
+    if sec.get("error"):
+        _say("  sectors from text: failed (see the log); opportunities keep their CPV sectors")
+    else:
+        what = "trained" if sec.get("trained") else "model in use was trained"
+        _say(
+            f"  sectors from text: {what} on {sec.get('n_train', 0)} stored notices with CPV; "
+            f"{sec.get('labelled', 0)} opportunity(ies) without CPV given a sector"
+        )
+    a = summary["alerts"]
+    _say(
+        f"  matching: {a['opportunities']} open opportunities x {a['profiles']} profiles "
+        f"-> {a['matches']} matches, {a['alerts_created']} new alerts"
+    )
+    sent = summary["sent"]
+    _say(f"  alerts sent: {sent['sent']} (failed {sent['failed']})")
+    _say(f"  emails received by the local SMTP server: {len(smtp.received)}")
+    for r in smtp.received:
+        _say(f"    to {', '.join(r.rcpt_tos)}: {r.message['Subject']}  [{r.path}]")
+    feed_path = Path(summary["feed"])
+    feed = feedparser.parse(feed_path.read_bytes())
+    ok = "valid" if not feed.bozo else f"INVALID ({feed.bozo_exception})"
+    _say(f"  RSS 2.0 feed: {feed_path} ({len(feed.entries)} items, {ok})")
+    _say(f"  {_export_ocds(feed_path.parent.parent / 'ocds-release-package.json')}")
+
+
+def _export_ocds(path: Path) -> str:
+    """The stored opportunities as an OCDS release package, validated (bidbell export)."""
+    from bidbell.clock import utcnow
+    from models.ocds.export import export_release_package
+    from models.ocds.validate import validate_package
+    from models.store.db import get_engine, session_scope
+
+    with session_scope(get_engine()) as session:
+        package = export_release_package(session, utcnow(), get_settings().public_url)
+    errors = validate_package(package)
+    path.write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    state = "valid against OCDS 1.1" if not errors else f"INVALID: {errors[0]}"
+    return f"OCDS export: {path} ({len(package['releases'])} releases, {state})"

@@ -1,0 +1,94 @@
+"""Fit for small bidders: a plain 0-100 score with its reasons in words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bidbell.clock import UK
+from models.classify.bands import money
+
+# --- fit for small bidders ---------------------------------------------------------------
+EARLY_STAGES = {"pipeline", "early_engagement", "planned"}
+
+
+def _holiday_overlap(start: datetime, end: datetime) -> str | None:
+    """A response window that runs over Christmas/New Year or the August holidays."""
+    d = start.astimezone(UK).date()
+    last = end.astimezone(UK).date()
+    while d <= last:
+        if (d.month == 12 and d.day >= 20) or (d.month == 1 and d.day <= 3):
+            return "the response window runs over Christmas"
+        if d.month == 8 and 1 <= d.day <= 31 and (last - start.astimezone(UK).date()).days < 35:
+            return "the response window is mostly in August"
+        d += timedelta(days=1)
+    return None
+
+
+@dataclass
+class Fit:
+    score: int = 50
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, points: int, reason: str) -> None:
+        self.score += points
+        self.reasons.append(reason)
+
+
+def fit_for_small_bidders(
+    *,
+    band: str,
+    lot_band: str | None,
+    lots: Sequence[dict[str, Any]],
+    sme_suitable: bool | None,
+    vcse_suitable: bool | None,
+    published_at: datetime | None,
+    deadline: datetime | None,
+    stage: str,
+    is_subcontract: bool | None,
+    had_early_notice: bool = False,
+) -> Fit:
+    """A plain 0-100 score with its reasons in words. 50 is neutral."""
+    fit = Fit()
+    if sme_suitable:
+        fit.add(15, "marked suitable for SMEs")
+    if vcse_suitable:
+        fit.add(15, "marked suitable for VCSE organisations")
+    if band == "under_10k":
+        fit.add(15, "under £10k: a first contract for a small bidder")
+    elif band == "10k_30k":
+        fit.add(15, "£10k to £30k: small enough for a micro business")
+    elif band == "30k_threshold":
+        fit.add(5, "below the public-contract threshold")
+    elif band == "above_threshold":
+        fit.add(-15, "above the public-contract threshold")
+    else:
+        fit.reasons.append("value not stated")
+    if lot_band and lot_band in ("under_10k", "10k_30k", "30k_threshold"):
+        smallest = min(
+            (lot["value_amount"] for lot in lots if lot.get("value_amount") is not None),
+            default=None,
+        )
+        if smallest is not None:
+            fit.add(15, f"split into {len(lots)} lots, from {money(smallest)}")
+    if is_subcontract:
+        fit.add(10, "sub-contract work under a prime contractor")
+    if stage in EARLY_STAGES:
+        fit.add(10, "early notice: time to prepare before the tender")
+    if had_early_notice:
+        fit.add(5, "an early-engagement notice came first")
+    if published_at is not None and deadline is not None and deadline > published_at:
+        days = (deadline - published_at).days
+        if days < 21:
+            fit.add(-15, f"only {days} days from publication to deadline")
+        elif days >= 30:
+            fit.add(5, f"{days} days from publication to deadline")
+        else:
+            fit.reasons.append(f"{days} days from publication to deadline")
+        holiday = _holiday_overlap(published_at, deadline)
+        if holiday:
+            fit.add(-5, holiday)
+    fit.score = max(0, min(100, fit.score))
+    return fit

@@ -1,0 +1,95 @@
+"""Blocking keys: where to look for other listings of a record (buyer word x closing
+day, rare title word x day or week, identifiers), in memory and in the store."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bidbell.clock import UK
+from models.dedupe.features import Features
+
+BLOCK_CAP = 300  # a blocking key shared by more records than this is not used
+
+# --- clustering ----------------------------------------------------------------------------
+
+
+def _day_keys(when: datetime | None, spread: int) -> list[str]:
+    if when is None:
+        return []
+    day = when.astimezone(UK).date()
+    return [(day + timedelta(days=d)).isoformat() for d in range(-spread, spread + 1)]
+
+
+def _week_keys(when: datetime | None) -> list[str]:
+    if when is None:
+        return []
+    out = []
+    for d in (-7, 0, 7):
+        y, w, _ = (when.astimezone(UK) + timedelta(days=d)).isocalendar()
+        out.append(f"{y}-W{w:02d}")
+    return out
+
+
+def blocking_keys(f: Features, rare_title_words: Sequence[str] = ()) -> set[str]:
+    """Keys to block on in memory (``cluster``): the spread keys of ``listing_keys`` and
+    the OCID."""
+    keys = listing_keys(f, rare_title_words, spread=True)
+    return keys | {f"o:{f.ocid}"} if f.ocid else keys
+
+
+def listing_keys(
+    f: Features, rare_title_words: Sequence[str] = (), spread: bool = True
+) -> set[str]:
+    """Blocking keys for a stored index: ``spread=False`` gives the keys to store (the
+    closing day and publication week themselves), ``spread=True`` the keys to probe with
+    (day +-1, week +-1), so that two records meet when their days or weeks are near.
+    The OCID is left out: a stored opportunity is one per OCID already.
+
+    A reference in the title is blocked with the year of publication (+-1 year when
+    probing): records first published ten months or more apart are different procurements
+    unless their deadlines agree, which the day keys find; without the year, a framework's
+    reference would make every call-off of ten years a candidate of every other."""
+    keys = {f"i:{i}" for i in f.ids}
+    if f.published is None:
+        keys.update(f"r:{r}" for r in f.title.refs)
+    else:
+        year = f.published.astimezone(UK).year
+        years = (year - 1, year, year + 1) if spread else (year,)
+        keys.update(f"r:{r}|y:{y}" for r in f.title.refs for y in years)
+    buyer = {f"b:{t}" for t in f.buyer} | ({f"bid:{f.buyer_id}"} if f.buyer_id else set())
+    if spread:
+        days, weeks = _day_keys(f.deadline, 1), _week_keys(f.published)
+    else:
+        days, weeks = _day_keys(f.deadline, 0), _week_keys(f.published)[1:2]
+    for b in buyer:
+        keys.update(f"{b}|d:{d}" for d in days)
+        keys.update(f"{b}|w:{w}" for w in weeks)
+        if not days and not weeks:
+            keys.add(b)
+    for word in rare_title_words:
+        keys.update(f"t:{word}|d:{d}" for d in days)
+        keys.update(f"t:{word}|w:{w}" for w in weeks)
+    return keys
+
+
+def candidate_pairs(feats: Sequence[Features]) -> set[tuple[int, int]]:
+    """Index pairs worth comparing (sharing a blocking key)."""
+    df: dict[str, int] = defaultdict(int)
+    for f in feats:
+        for w in set(f.title.tokens):
+            df[w] += 1
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(feats):
+        rare = sorted(set(f.title.tokens), key=lambda w: (df[w], -len(w), w))[:2]
+        for k in blocking_keys(f, rare):
+            blocks[k].append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in blocks.values():
+        if len(members) < 2 or len(members) > BLOCK_CAP:
+            continue
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pairs.add((members[x], members[y]))
+    return pairs

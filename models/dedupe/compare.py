@@ -1,0 +1,309 @@
+"""Comparing two records: hard conflicts, exact keys, and the weighted fuzzy evidence of
+``same_procurement`` (thresholds set on the labelled pairs of bench/pairs)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from models.dedupe.features import Features, features
+from models.dedupe.text import TitleParts, _word_match
+
+# Decision thresholds (set by hand on the real hard negatives in the captures; see
+# bench/pairs/README.md for the labelled set they are measured on).
+SAME_SCORE = 0.78  # weighted evidence needed for a fuzzy match
+MIN_TITLE = 0.6  # titles less alike than this are never the same procurement
+DEADLINE_APART_DAYS = 60  # deadlines further apart: a different procurement (hard)
+DEADLINE_MOVED_DAYS = 15  # a fuzzy match allows a deadline moved this much, no more
+PUBLISHED_APART_DAYS = 300  # first publications further apart (no close deadlines): idem
+WEIGHTS = {"title": 0.5, "buyer": 0.2, "deadline": 0.15, "value": 0.15, "description": 0.15}
+
+
+class SameProcurement(NamedTuple):
+    same: bool
+    score: float
+    reasons: list[str]
+
+
+# --- comparisons ---------------------------------------------------------------------------
+
+
+def _soft_match(a: Sequence[str], b: Sequence[str]) -> tuple[int, list[str], list[str]]:
+    """(matched words, words of a unmatched, words of b unmatched); order ignored."""
+    rest_b = list(dict.fromkeys(b))
+    unmatched_a: list[str] = []
+    matched = 0
+    for w in dict.fromkeys(a):
+        hit = next((i for i, x in enumerate(rest_b) if x == w), None)
+        if hit is None:
+            hit = next((i for i, x in enumerate(rest_b) if _word_match(w, x)), None)
+        if hit is None:
+            unmatched_a.append(w)
+        else:
+            matched += 1
+            rest_b.pop(hit)
+    return matched, unmatched_a, rest_b
+
+
+@dataclass(frozen=True)
+class TitleComparison:
+    similarity: float
+    only_a: tuple[str, ...]
+    only_b: tuple[str, ...]
+    truncated: bool
+
+
+def _head_match(short: Sequence[str], long_: Sequence[str]) -> bool:
+    """The shorter title is the longer one's opening words, the last one possibly cut."""
+    if not short or len(short) >= len(long_):
+        return False
+    *body, last = short
+    return all(_word_match(x, y) for x, y in zip(body, long_, strict=False)) and (
+        long_[len(body)].startswith(last) or _word_match(last, long_[len(body)])
+    )
+
+
+def compare_titles(a: TitleParts, b: TitleParts, ignore: Iterable[str] = ()) -> TitleComparison:
+    """Soft token Jaccard of two titles. Unmatched words in ``ignore`` (the buyers' names:
+    who is buying, not what) do not count against them."""
+    if not a.tokens or not b.tokens:
+        return TitleComparison(0.0, a.tokens, b.tokens, False)
+    short, long_ = (a, b) if len(a.every) <= len(b.every) else (b, a)
+    # A portal that cuts titles short: the shorter is the longer one's opening, word for
+    # word (abbreviations allowed, the last word possibly cut), with some words to go on.
+    if (len(short.tokens) >= 3 or len(short.every) >= 6) and _head_match(short.every, long_.every):
+        return TitleComparison(0.9, (), (), True)
+    matched, only_a, only_b = _soft_match(a.tokens, b.tokens)
+    skip = list(ignore)
+    only_a = [w for w in only_a if not any(_word_match(w, x) for x in skip)]
+    only_b = [w for w in only_b if not any(_word_match(w, x) for x in skip)]
+    # A cut last word ("Distribution - Contracts Fi..."): the start of a word of the other.
+    for mine, theirs, parts in ((only_a, only_b, a), (only_b, only_a, b)):
+        if mine and mine[-1] == parts.tokens[-1]:
+            hit = next((w for w in theirs if w.startswith(mine[-1])), None)
+            if hit is not None:
+                mine.pop()
+                theirs.remove(hit)
+                matched += 1
+    sim = matched / max(1, matched + len(only_a) + len(only_b))
+    # Every word of a title of four words or more found in the other (word order aside).
+    small, large = (only_a, only_b) if len(a.tokens) <= len(b.tokens) else (only_b, only_a)
+    if min(len(a.tokens), len(b.tokens)) >= 4 and not small and large:
+        sim = max(sim, 0.8)
+    return TitleComparison(sim, tuple(only_a), tuple(only_b), False)
+
+
+def description_similarity(a: Features, b: Features) -> float | None:
+    """Overlap of the descriptions' opening words (one may be cut short), if both say
+    enough (a dozen words) to compare."""
+    if len(a.description) < 12 or len(b.description) < 12:
+        return None
+    return len(a.description & b.description) / min(len(a.description), len(b.description))
+
+
+def buyer_similarity(a: Features, b: Features) -> float | None:
+    if a.buyer_id and b.buyer_id and a.buyer_id == b.buyer_id:
+        return 1.0
+    if not a.buyer or not b.buyer:
+        return None
+    matched, _, _ = _soft_match(sorted(a.buyer), sorted(b.buyer))
+    return matched / min(len(a.buyer), len(b.buyer))
+
+
+def deadline_score(a: datetime | None, b: datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    hours = abs((a - b).total_seconds()) / 3600
+    if hours <= 26:  # the same day, whatever the time-zone representation
+        return 1.0
+    if hours <= 4 * 24:
+        return 0.8
+    if hours <= 15 * 24:  # an extended deadline
+        return 0.5
+    if hours <= 45 * 24:
+        return 0.2
+    return 0.0
+
+
+def value_score(a: Features, b: Features) -> float | None:
+    if not a.values or not b.values:
+        return None
+    best = 0.0
+    for x in a.values:
+        for y in b.values:
+            r = max(x, y) / min(x, y)
+            if r <= 1.005:
+                s = 1.0
+            elif r <= 1.05:  # rounded ("£54k" for £53,500)
+                s = 0.9
+            elif abs(r - 1.2) <= 0.03:  # one gives the gross (20% VAT), the other the net
+                s = 0.85
+            elif r <= 1.25:
+                s = 0.5
+            elif r <= 2:
+                s = 0.2
+            else:
+                s = 0.0
+            best = max(best, s)
+    for lo, hi, other in (
+        (a.value_min, a.values[0], b.values),
+        (b.value_min, b.values[0], a.values),
+    ):
+        if lo is not None and any(lo <= v <= hi for v in other):
+            best = max(best, 0.7)
+    return best
+
+
+def _ref_series_conflict(a: frozenset[str], b: frozenset[str]) -> tuple[str, str] | None:
+    """Two references of one series that differ: 'p291'/'p292', 'cwc19124'/'cwc20054'."""
+    if a & b:
+        return None
+    for x in a:
+        for y in b:
+            px, py = re.match(r"[a-z]*", x), re.match(r"[a-z]*", y)
+            if (
+                px and py and px.group(0) and px.group(0) == py.group(0)
+                and len(x) == len(y) and x != y
+            ):  # fmt: skip
+                return x, y
+    return None
+
+
+def conflicts(a: Any, b: Any) -> list[str]:
+    """Hard reasons two records are different procurements (empty: none found)."""
+    fa, fb = features(a), features(b)
+    out: list[str] = []
+    ta, tb = fa.title, fb.title
+    for kind in ("lot", "package", "phase", "part", "calloff"):
+        ia = {i for k, i in ta.marks if k == kind}
+        ib = {i for k, i in tb.marks if k == kind}
+        if ia and ib and ia != ib:
+            name = "call-off" if kind == "calloff" else kind
+            out.append(
+                f"different {name} numbers ({', '.join(sorted(ia))} / {', '.join(sorted(ib))})"
+            )
+    if ta.numbers and tb.numbers and (ta.numbers - tb.numbers) and (tb.numbers - ta.numbers):
+        out.append(f"different numbers in the titles ({sorted(ta.numbers)} / {sorted(tb.numbers)})")
+    if ta.years and tb.years and min(ta.years) != min(tb.years):
+        out.append(f"different years ({min(ta.years)} / {min(tb.years)})")
+    if series := _ref_series_conflict(ta.refs, tb.refs):
+        out.append(f"different references of one series ({series[0]} / {series[1]})")
+    if fa.deadline and fb.deadline:
+        days = abs((fa.deadline - fb.deadline).days)
+        if days >= DEADLINE_APART_DAYS:
+            out.append(f"deadlines {days} days apart")
+    if fa.published and fb.published:
+        days = abs((fa.published - fb.published).days)
+        close = deadline_score(fa.deadline, fb.deadline)
+        if days >= PUBLISHED_APART_DAYS and not (close is not None and close >= 0.5):
+            out.append(f"published {days} days apart")
+    return out
+
+
+def exact_key(a: Any, b: Any) -> str | None:
+    """The exact key two records share, if any: 'same OCID' or 'same identifier X'."""
+    fa, fb = features(a), features(b)
+    if fa.ocid and fa.ocid == fb.ocid:
+        return "same OCID"
+    shared = fa.ids & fb.ids
+    if shared:
+        return f"same published identifier {sorted(shared)[0]}"
+    return None
+
+
+def same_procurement(a: Any, b: Any) -> SameProcurement:
+    """Are two notices the same procurement? (same, score 0..1, reasons in words)."""
+    fa, fb = features(a), features(b)
+    if fa.ocid and fa.ocid == fb.ocid:
+        return SameProcurement(True, 1.0, ["same OCID"])
+    hard = conflicts(fa, fb)
+    key = exact_key(fa, fb)
+    if key and not hard:
+        return SameProcurement(True, 1.0, [key])
+    if hard:
+        return SameProcurement(False, 0.0, hard + ([f"despite {key}"] if key else []))
+
+    reasons: list[str] = []
+    buyer = buyer_similarity(fa, fb)
+    # One portal puts the buyer's name in the title, the other does not: with the same
+    # buyer on both, its words say nothing about what is bought.
+    same_buyer = buyer is not None and buyer >= 0.8
+    tc = compare_titles(fa.title, fb.title, ignore=fa.buyer | fb.buyer if same_buyer else ())
+    reasons.append(
+        f"titles {tc.similarity:.2f} alike" + (" (one cut short)" if tc.truncated else "")
+    )
+    if len(tc.only_a) >= 2 and len(tc.only_b) >= 2:
+        reasons.append(
+            f"titles name different things ({' '.join(tc.only_a)} / {' '.join(tc.only_b)})"
+        )
+        return SameProcurement(False, 0.0, reasons)
+    if tc.similarity < MIN_TITLE:
+        return SameProcurement(False, round(tc.similarity * WEIGHTS["title"], 3), reasons)
+    parts: dict[str, float] = {"title": tc.similarity}
+    if buyer is not None:
+        parts["buyer"] = buyer
+        reasons.append(f"buyer {buyer:.2f} alike")
+    dl = deadline_score(fa.deadline, fb.deadline)
+    if dl is not None:
+        parts["deadline"] = dl
+        assert fa.deadline is not None and fb.deadline is not None
+        hours = abs((fa.deadline - fb.deadline).total_seconds()) / 3600
+        reasons.append(
+            "deadline within a day" if hours <= 26 else f"deadlines {hours / 24:.0f} days apart"
+        )
+        if hours > DEADLINE_MOVED_DAYS * 24:  # a re-advertisement or the next round
+            return SameProcurement(False, round(tc.similarity * WEIGHTS["title"], 3), reasons)
+    val = value_score(fa, fb)
+    if val is not None:
+        parts["value"] = val
+        reasons.append(f"values {val:.2f} alike")
+    desc = description_similarity(fa, fb)
+    if desc is not None:
+        parts["description"] = desc
+        reasons.append(f"descriptions {desc:.2f} alike")
+
+    def weighted() -> float:
+        return sum(WEIGHTS[k] * v for k, v in parts.items()) / sum(WEIGHTS[k] for k in parts)
+
+    adjust = 0.0
+    if val is not None and val <= 0.2:
+        adjust -= 0.1
+        reasons.append("values far apart")
+    shared_refs = fa.title.refs & fb.title.refs
+    if shared_refs:
+        adjust += 0.1
+        reasons.append(f"same reference {sorted(shared_refs)[0]} in the titles")
+    elif fa.title.refs and fb.title.refs:
+        adjust -= 0.05
+        reasons.append("different references in the titles")
+    score = min(1.0, weighted() + adjust)
+    # Only the title to go on: it must say (almost) the same thing.
+    if len(parts) == 1 and tc.similarity < 0.9:
+        reasons.append("nothing but the title to compare")
+        return SameProcurement(False, round(score * 0.8, 3), reasons)
+    # A word each side that the other lacks ("Catering" / "Cleaning"): more proof needed.
+    if tc.only_a and tc.only_b and not tc.truncated:
+        corroborated = sum(1 for k in ("deadline", "value") if parts.get(k, 0) >= 0.85)
+        if tc.similarity < 0.75 or corroborated < 2:
+            reasons.append(f"title words differ ({' '.join(tc.only_a)} / {' '.join(tc.only_b)})")
+            return SameProcurement(False, round(min(score, SAME_SCORE - 0.01), 3), reasons)
+    if buyer is not None and buyer < 0.34 and not shared_refs:
+        # Portals often name themselves or a shared service as the organisation
+        # ("Defra Network eTendering Portal", "capitalEsourcing"): differing buyer names are
+        # let pass only on a specific title (four words or more, or the same value) and
+        # the same closing day; the buyer then counts neither way.
+        specific = min(len(fa.title.tokens), len(fb.title.tokens)) >= 4 or (
+            parts.get("value", 0) >= 0.85
+        )
+        same_text = parts.get("description", 0) >= 0.8
+        if tc.similarity < 0.9 or not (same_text or (parts.get("deadline", 0) >= 1.0 and specific)):
+            reasons.append("different buyers")
+            return SameProcurement(False, round(min(score, SAME_SCORE - 0.01), 3), reasons)
+        del parts["buyer"]
+        score = min(1.0, weighted() + adjust)
+        reasons.append("buyer names differ, but the title and closing day or text agree")
+    score = round(score, 3)
+    return SameProcurement(score >= SAME_SCORE, score, reasons)

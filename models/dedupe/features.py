@@ -1,0 +1,114 @@
+"""Reading a record (NoticeFields, a mapping, or any object with the same names) into
+the features compared: title parts, buyer tokens, identifiers, dates, values, the opening
+words of its description."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from bidbell.clock import UK
+from bidbell.clock import published as read_instant
+from models.dedupe.text import _STOP, TitleParts, _ascii_lower, buyer_tokens, title_parts
+from models.formats.text import parse_money
+
+# --- reading records -----------------------------------------------------------------------
+
+
+def _field(rec: Any, name: str) -> Any:
+    if isinstance(rec, Mapping):
+        return rec.get(name)
+    return getattr(rec, name, None)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _money(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value > 0 else None
+    if isinstance(value, str):
+        amount, _, _ = parse_money(value)
+        return amount if amount and amount > 0 else None
+    return None
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UK)
+    if isinstance(value, date):
+        return datetime.combine(value, time(23, 59, 59), tzinfo=UK)
+    return read_instant(value) if isinstance(value, str) else None
+
+
+# --- features ------------------------------------------------------------------------------
+
+# A portal's own notice id in a link: ProContract "/Advert?advertId=<GUID>" and the like.
+_ADVERT_ID = re.compile(
+    r"^(?:https?://)?([^/?#]+)[^?#]*\?(?:.*&)?(?:advertid|noticeid|id)=([0-9a-z-]{6,})", re.I
+)
+
+
+@dataclass(frozen=True)
+class Features:
+    ocid: str
+    ids: frozenset[str]  # published identifiers of this record, normalised
+    title: TitleParts
+    title_text: str  # the title as compared for truncation (content words joined)
+    buyer: frozenset[str]
+    buyer_id: str
+    deadline: datetime | None
+    published: datetime | None
+    values: tuple[float, ...]
+    value_min: float | None
+    description: frozenset[str] = frozenset()
+
+
+DESCRIPTION_CHARS = 300  # the opening of a description is compared (portals cut them)
+
+
+def description_words(text: str) -> frozenset[str]:
+    t = _ascii_lower(text[:DESCRIPTION_CHARS])
+    return frozenset(w for w in re.findall(r"[a-z]{3,}", t) if w not in _STOP)
+
+
+def _norm_id(value: Any) -> str | None:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    v = re.sub(r"\s+", "", str(value)).lower()
+    return v if len(v) >= 6 and any(c.isdigit() for c in v) else None
+
+
+def features(rec: Any) -> Features:
+    """The comparable form of one record (cache it when comparing one record many times)."""
+    if isinstance(rec, Features):
+        return rec
+    ids: set[str] = set()
+    for value in (_field(rec, "source_id"), *(_field(rec, "references") or ())):
+        if (nid := _norm_id(value)) is not None:
+            ids.add(nid)
+    url = _text(_field(rec, "url"))
+    if m := _ADVERT_ID.search(url):
+        ids.add(f"url:{m.group(1).lower()}:{m.group(2).lower()}")
+    parts = title_parts(_text(_field(rec, "title")))
+    amount = _money(_field(rec, "value_amount"))
+    gross = _money(_field(rec, "value_amount_gross"))
+    return Features(
+        ocid=_text(_field(rec, "ocid")).strip(),
+        ids=frozenset(ids),
+        title=parts,
+        title_text=" ".join(parts.tokens),
+        buyer=buyer_tokens(_text(_field(rec, "buyer_name"))),
+        buyer_id=_text(_field(rec, "buyer_id")).strip().lower(),
+        deadline=_when(_field(rec, "deadline")),
+        published=_when(_field(rec, "published_at")),
+        values=tuple(v for v in (amount, gross) if v is not None),
+        value_min=_money(_field(rec, "value_min")),
+        description=description_words(_text(_field(rec, "description"))),
+    )

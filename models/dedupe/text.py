@@ -1,0 +1,273 @@
+"""Text normalisation for deduplication: titles into their parts (words, marks such as
+lot and call-off numbers, references, years), buyer names into tokens."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+# --- text normalisation --------------------------------------------------------------------
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STOP = _words(
+    """the of for and to a an in on at with by from via as per or & provision supply
+    supplies procurement tender tenders tendering itt rfq rfp rfi invitation quotation
+    quote request ref reference re notice opportunity gb uk united kingdom contract
+    contracts agreement"""
+)
+# Words that name the buyer's kind, not the buyer.
+_BUYER_STOP = _words(
+    """the of and for & council borough city county district metropolitan royal mbc cbc
+    bc dc cc ltd limited plc llp cic group trust foundation nhs authority services service
+    department dept school schools primary secondary academy academies college university
+    hospital hospitals teaching police fire rescue housing association partnership
+    commissioning clinical health care england scotland wales national regional
+    government public combined"""
+)
+_NUMBER_NAMES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_NUMBER_NAMES.split(" "))}
+# Common spellings of the same word in notice titles (after lower-casing).
+_SYNONYMS = {
+    "&": "and",
+    "+": "and",
+    "svcs": "services",
+    "svc": "service",
+    "mgmt": "management",
+    "mgt": "management",
+    "dept": "department",
+    "govt": "government",
+    "intl": "international",
+    "assmt": "assessment",
+    "maint": "maintenance",
+    "ltd": "limited",
+    "co": "company",
+    "uni": "university",
+    "rd": "road",
+    "st": "street",
+    "fwa": "framework",
+    "fw": "framework",
+    "cctv": "cctv",
+}
+# "GB-London: ", "United Kingdom-Tunbridge Wells: " (the TED/OJEU title form), anywhere.
+_TED_PREFIX = re.compile(r"(?:^|(?<=\s))(?:gb|uk|united kingdom)\s*-\s*[a-z' .&-]{2,40}:\s*")
+_DATE_IN_TEXT = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}(?:[ t]\d{1,2}:\d{2}(?::\d{2})?)?\b|\b\d{1,2}:\d{2}\b"
+)
+_GLUED = re.compile(
+    r"\b(lots?|stage|phase|package|part|beat|round|tranche|block|no)(\d+[a-z]?)\b", re.I
+)
+_TOKEN = re.compile(r"[a-z0-9]+(?:[/_.\-][a-z0-9]+)*")
+_YEAR = re.compile(r"^(?:19[5-9]\d|20\d\d)$")
+_YEAR_SPAN = re.compile(r"\b(19[5-9]\d|20\d\d)(?:\s*[-/\u2013]\s*(\d{4}|\d{2})\b)?")
+
+_MARK_KINDS = {
+    "lot": "lot",
+    "lots": "lot",
+    "package": "package",
+    "pkg": "package",
+    "work package": "package",
+    "phase": "phase",
+    "stage": "phase",
+    "beat": "part",
+    "part": "part",
+    "round": "part",
+    "tranche": "part",
+    "block": "part",
+    "schedule": "part",
+    "call off": "calloff",
+    "call off contract": "calloff",
+    "call off order": "calloff",
+    "mini competition": "calloff",
+    "further competition": "calloff",
+    "order": "calloff",
+    "task order": "calloff",
+}
+_ID = r"(?:\d{1,3}[a-z]?|[a-z]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_MARK = re.compile(
+    r"\b(lots?|work package|package|pkg|phase|stage|beat|part|round|tranche|block|schedule|"
+    r"call off(?: contract| order)?|mini competition|further competition|task order|order)"
+    r"(?:\s*[:#.]\s*|\s+)(?:(?:no\.?|number)\s*)?[:.]?\s*"
+    rf"({_ID}(?:\s*(?:,|&|and|\+|-|to)\s*{_ID}\b)*)\b"
+)
+_LETTER_OK = {"lot", "package", "phase", "part"}
+_SPLIT_REF = re.compile(r"\b([a-z]{1,3})[\s-]+(?!(?:19|20)\d\d\b)(\d{1,4}[a-z]?)\b")
+
+
+def _ascii_lower(text: str) -> str:
+    if not text.isascii():  # accents off ("café" -> "cafe"); plain ASCII needs none of it
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.lower().replace("\u2013", "-").replace("\u2014", "-").replace("\u2019", "'")
+
+
+def _is_ref(token: str) -> bool:
+    """A reference-like token: 'dm/00157', 'bth579', 'ca11272', 'a303', '861/2020', '20535'."""
+    if _YEAR.match(token) or len(token) < 4 or _YEAR_SPAN.fullmatch(token):
+        return False
+    digits = sum(c.isdigit() for c in token)
+    if digits == 0:
+        return False
+    if token.isdigit():
+        return len(token) >= 4
+    has_alpha = any(c.isalpha() for c in token)
+    return has_alpha or any(c in "/_.-" for c in token)
+
+
+def _ref_key(token: str) -> str:
+    return re.sub(r"[/_.\-]", "", token)
+
+
+def _expand_ids(text: str) -> list[str]:
+    ids = re.findall(rf"\b{_ID}\b", text)
+    out: list[str] = []
+    nums = [_NUMBER_WORDS.get(i, i) for i in ids]
+    if "-" in text or " to " in text:  # "lots 1-3"
+        ints = [int(n) for n in nums if n.isdigit()]
+        if len(ints) == 2 and 0 < ints[1] - ints[0] < 30:
+            return [str(i) for i in range(ints[0], ints[1] + 1)]
+    out.extend(nums)
+    return out
+
+
+def _years(text: str) -> frozenset[int]:
+    years: set[int] = set()
+    for m in _YEAR_SPAN.finditer(text):
+        start = int(m.group(1))
+        years.add(start)
+        end = m.group(2)
+        if end:
+            e = int(end) if len(end) == 4 else (start // 100) * 100 + int(end)
+            if start < e <= start + 30:
+                years.add(e)
+    return frozenset(years)
+
+
+@dataclass(frozen=True)
+class TitleParts:
+    tokens: tuple[str, ...]  # content words in order, refs/years/markers/stopwords removed
+    refs: frozenset[str]
+    marks: frozenset[tuple[str, str]]  # (kind, id): ("lot", "2"), ("calloff", "4")
+    numbers: frozenset[str]  # other small numbers
+    years: frozenset[int]
+    flat: str = ""  # the whole title, lower-case letters and digits only (for truncation)
+    every: tuple[str, ...] = ()  # all words in order, stopwords too (for truncation)
+
+
+_LONG_STOP = tuple(w for w in _STOP if len(w) >= 8)
+
+
+@lru_cache(maxsize=1 << 14)
+def _is_stop_abbreviation(word: str) -> bool:
+    """'prov' (provision), 'agmt' (agreement): an abbreviated stopword is a stopword."""
+    return 3 <= len(word) <= 5 and any(_word_match(word, s) for s in _LONG_STOP)
+
+
+def title_parts(title: str) -> TitleParts:
+    t = _ascii_lower(title)
+    t = _TED_PREFIX.sub(" ", t)
+    flat = " ".join(re.findall(r"[a-z0-9]+", re.sub(r"(\.\.\.|\u2026)\s*$", "", t)))
+    t = _DATE_IN_TEXT.sub(" ", t)
+    t = _GLUED.sub(r"\1 \2", t)
+    t = re.sub(r"call[\s-]*off", "call off", t)
+    t = re.sub(r"mini[\s-]*comp(?:etition)?s?", "mini competition", t)
+    # "Lots 1 & 2 - Lot 1: Social Workers" is lot 1: an occurrence naming one id wins.
+    found: dict[str, list[list[str]]] = defaultdict(list)
+    for m in _MARK.finditer(t):
+        kind = _MARK_KINDS[m.group(1)]
+        ids = [
+            i
+            for i in _expand_ids(m.group(2))
+            if not (i.isalpha() and len(i) == 1 and kind not in _LETTER_OK)
+        ]
+        if ids:
+            found[kind].append(ids)
+    marks: set[tuple[str, str]] = set()
+    for kind, occurrences in found.items():
+        single = [o[0] for o in occurrences if len(o) == 1]
+        marks.update((kind, i) for i in (single or [i for o in occurrences for i in o]))
+    t = _MARK.sub(" ", t)
+    # "AH-64E" / "AH 64E" / "ah64e": one reference however it is spaced.
+    t = _SPLIT_REF.sub(lambda m: m.group(0) if m.group(1) in _STOP else m.group(1) + m.group(2), t)
+    refs: set[str] = set()
+
+    def take_ref(m: re.Match[str]) -> str:
+        if _is_ref(m.group(0)):
+            refs.add(_ref_key(m.group(0)))
+            return " "
+        return m.group(0)
+
+    t = _TOKEN.sub(take_ref, t)
+    years = _years(t)
+    t = _YEAR_SPAN.sub(" ", t)
+    words: list[str] = []
+    every: list[str] = []
+    numbers: set[str] = set()
+    for tok in _TOKEN.findall(t):
+        for w in re.split(r"[/_.\-]", tok):
+            if not w:
+                continue
+            w = _SYNONYMS.get(w, w)
+            every.append(w)
+            if w in _NUMBER_WORDS:
+                numbers.add(_NUMBER_WORDS[w])
+            elif w.isdigit():
+                numbers.add(str(int(w)))
+            elif w not in _STOP and len(w) > 1 and not _is_stop_abbreviation(w):
+                words.append(w)
+    return TitleParts(
+        tuple(words),
+        frozenset(refs),
+        frozenset(marks),
+        frozenset(numbers),
+        years,
+        flat,
+        tuple(every),
+    )
+
+
+def buyer_tokens(name: str) -> frozenset[str]:
+    t = _ascii_lower(name).replace("&", " and ")
+    words = (_SYNONYMS.get(w, w) for w in re.findall(r"[a-z0-9]+", t))
+    return frozenset(w for w in words if w not in _BUYER_STOP and len(w) > 1)
+
+
+_VOWELS = frozenset("aeiou")
+
+
+def _is_subsequence(short: str, long_: str) -> bool:
+    it = iter(long_)
+    return all(c in it for c in short)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_match(a: str, b: str) -> bool:
+    """Two title words one and the same (abbreviation, plural, typo)? Cached: the same
+    words meet again and again when one notice is compared with its candidates."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if short.isdigit() or long_.isdigit():
+        return False
+    if len(short) >= 3 and long_.startswith(short):
+        return True  # "maint" / "maintenance", "prog" / "programme", plurals
+    if (
+        3 <= len(short) <= 5
+        and short[0] == long_[0]
+        and len(long_) >= len(short) + 2
+        and sum(c in _VOWELS for c in short) <= 1
+        and _is_subsequence(short, long_)
+    ):
+        return True  # a consonant skeleton: "mgmt", "svcs", "cncl", "hlth", "dept"
+    # a typo: "nutrional" / "nutritional"
+    return len(short) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.88

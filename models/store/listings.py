@@ -1,0 +1,274 @@
+"""One opportunity, several listings: link stored opportunities that are one procurement.
+
+An opportunity is keyed by OCID. The same procurement published on a council portal,
+Contracts Finder and Find a Tender carries three OCIDs, so three rows; this module finds
+those rows and points the later ones at the first (``canonical_id``), with the reasons in
+words (``duplicate_reasons``). Matching, listing and feeds read canonical rows only; a
+canonical row's listings are itself and the rows that point at it.
+
+Candidates come from SQL, not from a scan: every opportunity writes its blocking keys to
+``opportunityblock`` (buyer word x closing day, buyer word x publication week, rare title
+word x day/week, published identifiers, references in the title: ``models.dedupe``), stored
+exactly and probed with the spread (closing day +-1, publication week +-1), so two rows
+meet when their keys are near. A key shared by more than ``dedupe.BLOCK_CAP`` rows says
+nothing and is ignored. The decision is ``dedupe.same_procurement``; a row joins a group
+only if it has no hard conflict (another lot, call-off, year...) with any member of it.
+
+A listing always points straight at its group's canonical row (when two groups join,
+every member is re-pointed at the new one), never at another listing.
+
+The first-seen row (lowest id) stays canonical, so alerts already sent for it stay the ones
+that count, and a later listing never alerts again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlmodel import Session
+
+from models import dedupe
+from models.store.tables import Opportunity, OpportunityBlock
+from models.store.upsert import insert_plain_rows, select_plain_in
+
+IN_CHUNK = 5000  # bound parameters per IN (...) list (SQLite allows 32766)
+# The columns dedupe compares (plus what linking needs).
+COLUMNS = (
+    "id",
+    "ocid",
+    "title",
+    "description",
+    "buyer_name",
+    "buyer_id",
+    "value_amount",
+    "value_amount_gross",
+    "value_min",
+    "deadline",
+    "published_at",
+    "url",
+    "canonical_id",
+    "content_hash",
+)
+# Dedupe features of stored rows by id, with the content hash they were computed from: a
+# candidate met again (the next call-off of a framework, next week's notices of a buyer)
+# is not parsed again. Rows being linked always recompute and replace theirs.
+FEATURE_CACHE_SIZE = 50_000
+_features: OrderedDict[tuple[str, int], tuple[str, dedupe.Features]] = OrderedDict()
+
+
+def _db(session: Session) -> str:
+    return str(session.get_bind().engine.url)
+
+
+def _remember(key: tuple[str, int], digest: str | None, f: dedupe.Features) -> None:
+    if not digest:
+        _features.pop(key, None)
+        return
+    _features[key] = (digest, f)
+    _features.move_to_end(key)
+    while len(_features) > FEATURE_CACHE_SIZE:
+        _features.popitem(last=False)
+
+
+@dataclass
+class LinkResult:
+    linked: int = 0  # rows that are (still or now) another listing of an earlier one
+
+
+def _chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _rare_words(f: dedupe.Features) -> list[str]:
+    """Two title words to block on: the longest (a proxy for rare: no corpus counts here)."""
+    return sorted(set(f.title.tokens), key=lambda w: (-len(w), w))[:2]
+
+
+def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkResult:
+    """Write the blocking keys of these (new or changed) opportunities and link each to an
+    earlier opportunity that is the same procurement. ``rows`` are opportunity column dicts
+    with ``id``, optionally with ``references`` (the source ids of their notices)."""
+    result = LinkResult()
+    if not rows:
+        return result
+    db = _db(session)
+    table = Opportunity.__table__  # type: ignore[attr-defined]
+    blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
+    batch_ids = sorted(int(r["id"]) for r in rows)
+    feats: dict[int, dedupe.Features] = {}
+    stored: set[tuple[str, int]] = set()
+    probes: dict[int, set[str]] = {}
+    for r in rows:
+        f = dedupe.features(r)
+        oid = int(r["id"])
+        feats[oid] = f
+        _remember((db, oid), r.get("content_hash"), f)
+        rare = _rare_words(f)
+        stored.update((k[:160], oid) for k in dedupe.listing_keys(f, rare, spread=False))
+        probes[oid] = {k[:160] for k in dedupe.listing_keys(f, rare, spread=True)}
+    # A changed row is judged afresh: its old keys and its old link go.
+    for part in _chunks(batch_ids):
+        session.execute(delete(blocks).where(blocks.c.opportunity_id.in_(part)))
+        session.execute(
+            update(table)
+            .where(table.c.id.in_(part), table.c.canonical_id.is_not(None))
+            .values(canonical_id=None, duplicate_reasons=[])
+        )
+    insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), sorted(stored))
+
+    # Who shares a key with whom (the batch's own rows included: they are in the table now).
+    all_probes = sorted(set().union(*probes.values()))
+    members: dict[str, list[int]] = defaultdict(list)
+    for part in _chunks(all_probes):
+        for key, oid in select_plain_in(
+            session, OpportunityBlock, ("key", "opportunity_id"), "key", part
+        ):
+            members[key].append(oid)
+    candidates: dict[int, set[int]] = {}
+    for oid, keys in probes.items():
+        near: set[int] = set()
+        for k in keys:
+            sharing = members.get(k) or []
+            if len(sharing) <= dedupe.BLOCK_CAP:  # a key shared by very many says nothing
+                near.update(sharing)
+        near.discard(oid)
+        candidates[oid] = near
+    wanted = set().union(*candidates.values()) - set(feats)
+    loaded = _load(session, wanted) if wanted else {}
+    canon: dict[int, int | None] = {oid: None for oid in feats}
+    before: dict[int, int | None] = {}  # stored rows' links as read (batch rows: reset)
+    for oid, (f, c) in loaded.items():
+        feats[oid] = f
+        canon[oid] = before[oid] = c
+
+    def root(oid: int) -> int:
+        c = canon.get(oid)
+        return c if c is not None else oid
+
+    groups: dict[int, set[int]] = defaultdict(set)  # root -> members (itself included)
+    for o in canon:
+        groups[root(o)].add(o)
+    complete: set[int] = set()  # roots whose every stored member is loaded
+
+    def load_group(r: int) -> None:
+        if r in complete:
+            return
+        complete.add(r)
+        q = select(table.c.id).where(table.c.canonical_id == r)
+        stored = {r} | {o for (o,) in session.execute(q)}
+        for o, (f, c) in _load(session, stored - set(feats)).items():
+            feats[o] = f
+            canon[o] = before[o] = c
+            groups[root(o)].add(o)
+
+    reasons: dict[int, list[str]] = {}
+    for oid in batch_ids:
+        scored = []
+        for other in candidates[oid]:
+            if root(other) == root(oid):
+                continue
+            m = dedupe.same_procurement(feats[oid], feats[other])
+            if m.same:
+                scored.append((-m.score, other, m.reasons))
+        for _, other, why in sorted(scored, key=lambda s: (s[0], s[1])):
+            mine, theirs = root(oid), root(other)
+            if mine == theirs:
+                continue
+            load_group(theirs)
+            load_group(mine)
+            a, b = groups[mine], groups[theirs]
+            if any(dedupe.conflicts(feats[x], feats[y]) for x in a for y in b):
+                continue
+            new_root = min(mine, theirs)
+            merged = groups.pop(mine) | groups.pop(theirs)
+            groups[new_root] = merged
+            complete.add(new_root)
+            for o in merged:
+                canon[o] = None if o == new_root else new_root
+            later = oid if oid != new_root else other
+            reasons[later] = [f"same procurement as {_ocid_of(feats, new_root)}", *why]
+    writes = []
+    for o, c in canon.items():
+        if c == before.get(o):
+            continue
+        why = reasons.get(o) or ([f"same procurement as {_ocid_of(feats, c)}"] if c else [])
+        writes.append({"b_id": o, "b_canonical": c, "b_reasons": why})
+    if writes:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                canonical_id=bindparam("b_canonical"), duplicate_reasons=bindparam("b_reasons")
+            ),
+            writes,
+        )
+    result.linked = sum(1 for o in batch_ids if canon[o] is not None)
+    return result
+
+
+def _ocid_of(feats: Mapping[int, dedupe.Features], oid: int) -> str:
+    return feats[oid].ocid if oid in feats else f"opportunity {oid}"
+
+
+def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Features, int | None]]:
+    """Stored opportunities as dedupe features (published ids from their 'i:' keys)."""
+    db = _db(session)
+    table = Opportunity.__table__  # type: ignore[attr-defined]
+    blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
+    ordered = sorted(ids)
+    refs: dict[int, list[str]] = defaultdict(list)
+    out: dict[int, tuple[dedupe.Features, int | None]] = {}
+    for part in _chunks(ordered):
+        q = select(blocks.c.opportunity_id, blocks.c.key).where(
+            blocks.c.opportunity_id.in_(part), blocks.c.key.like("i:%")
+        )
+        for oid, key in session.execute(q):
+            refs[oid].append(key[2:])  # "i:<published identifier>"
+        cols = [table.c[c] for c in COLUMNS]
+        for row in session.execute(select(*cols).where(table.c.id.in_(part))).mappings():
+            rec = dict(row)
+            hit = _features.get((db, rec["id"]))
+            if hit is not None and hit[0] == rec["content_hash"]:
+                out[rec["id"]] = (hit[1], rec["canonical_id"])
+                continue
+            rec["references"] = refs.get(rec["id"], [])
+            f = dedupe.features(rec)
+            _remember((db, rec["id"]), rec["content_hash"], f)
+            out[rec["id"]] = (f, rec["canonical_id"])
+    return out
+
+
+def listings_of(session: Session, canonical_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """The other listings of these canonical opportunities: ocid, sources, url, reasons."""
+    table = Opportunity.__table__  # type: ignore[attr-defined]
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for part in _chunks(sorted(canonical_ids)):
+        q = (
+            select(
+                table.c.canonical_id,
+                table.c.ocid,
+                table.c.sources,
+                table.c.url,
+                table.c.duplicate_reasons,
+            )
+            .where(table.c.canonical_id.in_(part))
+            .order_by(table.c.id)
+        )
+        for cid, ocid, sources, url, why in session.execute(q):
+            out[cid].append({"ocid": ocid, "sources": sources, "url": url, "reasons": why})
+    return dict(out)
+
+
+def count_listings(session: Session) -> tuple[int, int]:
+    """(opportunities, of which other listings)."""
+    table = Opportunity.__table__  # type: ignore[attr-defined]
+    total = session.execute(select(func.count()).select_from(table)).scalar_one()
+    dups = session.execute(
+        select(func.count()).select_from(table).where(table.c.canonical_id.is_not(None))
+    ).scalar_one()
+    return int(total), int(dups)
