@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bidbell.clock import parse_iso
 from bidbell.settings import get_settings
 
 
@@ -44,9 +45,7 @@ def _shift(value: Any, days: int) -> Any:
     if not isinstance(value, str) or not value:
         return value
     try:
-        return (
-            datetime.fromisoformat(value.replace("Z", "+00:00")) + timedelta(days=days)
-        ).isoformat()
+        return (parse_iso(value) + timedelta(days=days)).isoformat()
     except ValueError:
         return value
 

@@ -19,9 +19,12 @@ from typing import Any
 
 import orjson
 
-# orjson's own limit is 1024; ours is the same, and the standard library's fallback is
-# checked against it before it recurses.
+# orjson's own limit is 1024; ours is the same for a page, and the standard library's
+# fallback is checked against it before it recurses.
 MAX_DEPTH = 1000
+# One record (a release, a row) nested deeper than this is not a record we can keep: real
+# OCDS nests about ten levels, and pydantic refuses to serialise past ~255.
+MAX_RECORD_DEPTH = 200
 
 
 class JsonTooDeep(ValueError):
@@ -34,18 +37,43 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _finite(value: Any) -> Any:
+    """The value with non-finite floats as null (as orjson writes them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def dumps(value: Any, sort_keys: bool = False) -> str:
+    """Valid JSON text, always (NaN and infinities are written as null, as orjson does)."""
     try:
         opts = orjson.OPT_SORT_KEYS if sort_keys else 0
         return orjson.dumps(value, option=opts, default=_default).decode()
-    except TypeError:
-        return json.dumps(
-            value, sort_keys=sort_keys, default=str, ensure_ascii=False, separators=(",", ":")
-        )
+    except TypeError:  # integers beyond 64 bits, keys that are not strings...
+        kw: dict[str, Any] = {
+            "sort_keys": sort_keys,
+            "default": str,
+            "ensure_ascii": False,
+            "separators": (",", ":"),
+            "allow_nan": False,
+        }
+        try:
+            return json.dumps(value, **kw)
+        except ValueError:
+            return json.dumps(_finite(value), **kw)
 
 
 def loads(text: str | bytes) -> Any:
-    return orjson.loads(text)
+    """JSON we wrote (the database's JSON columns): fast, and tolerant of the long
+    integers the standard library's fallback in ``dumps`` may have written."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return loads_tolerant(text)
 
 
 def _finite_or_none(text: str) -> float | None:
@@ -66,6 +94,25 @@ def depth(text: str) -> int:
             deepest = max(deepest, level)
         elif c in "]}":
             level -= 1
+    return deepest
+
+
+def nesting_depth(value: Any, limit: int = MAX_RECORD_DEPTH) -> int:
+    """How deeply a parsed JSON value nests (iteratively; stops counting past ``limit``)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
     return deepest
 
 

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
 
+    write_wait_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long a command waits for another Bidbell process writing to the same "
+        "SQLite database before it gives up (exit status 5).",
+    )
+
     sector_model_path: Path | None = Field(
         default=None,
         description="The text sector model (bidbell train-sectors). Default: var/sector_model.npz.",

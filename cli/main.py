@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -24,9 +26,35 @@ subscribers = typer.Typer(help="Register and list subscribing organisations.", n
 app.add_typer(subscribers, name="subscribers")
 
 
+# Exit statuses (README, "Exit status"): 0 success; 1 error; 2 bad input, bad configuration
+# or missing captures; 3 the run finished but a source failed; 4 the run finished but alerts
+# could not be sent; 5 another Bidbell process kept the SQLite database busy.
+EXIT_BAD_INPUT = 2
+EXIT_BUSY = 5
+SAY_REJECTIONS = 5  # the first few rejected records are named; the rest counted
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """Hold the right to write to the database for this command (SQLite: one writing
+    process at a time; a second one says so in one line and waits, see BIDBELL_WRITE_WAIT_S)."""
+    from models.store.db import DatabaseBusy, writer_lock
+
+    s = get_settings()
+    try:
+        with writer_lock(
+            s.effective_database_url,
+            wait_s=s.write_wait_s,
+            on_wait=lambda msg: typer.secho(msg, fg=typer.colors.YELLOW, err=True),
+        ):
+            yield
+    except DatabaseBusy as exc:
+        _fail(str(exc), EXIT_BUSY)
 
 
 def _since(value: str | None) -> datetime | None:
@@ -56,7 +84,8 @@ def init() -> None:
     from models.store.db import migrate
 
     s = get_settings()
-    rev = migrate(s.effective_database_url)
+    with _writing():
+        rev = migrate(s.effective_database_url)
     typer.echo(f"database ready at revision {rev}: {s.effective_database_url}")
 
 
@@ -78,22 +107,27 @@ def collect(
     names = source or known_sources(s, enabled_only=True)
     unknown = sorted(set(names) - set(known))
     if unknown:
-        _fail(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    migrate(s.effective_database_url)
+        _fail(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(known)}", EXIT_BAD_INPUT)
+    when = _since(since)
     failed = 0
-    for name in names:
-        typer.echo(f"collecting {name} ...")
-        r = collect_source(name, s, utcnow(), since=_since(since))
-        stored = r.stored
-        typer.echo(
-            f"  {name}: {r.notices} notice(s) in {r.windows} window(s); "
-            f"{stored.get('inserted', 0)} new, {stored.get('updated', 0)} updated, "
-            f"{stored.get('unchanged', 0)} unchanged; {r.errors} error(s)"
-        )
-        if r.error:
-            failed += 1
-            typer.secho(f"  {name}: {r.error} (log: {r.log_path})", fg=typer.colors.YELLOW)
-    raise typer.Exit(1 if failed == len(names) else 0)
+    with _writing():
+        migrate(s.effective_database_url)
+        for name in names:
+            typer.echo(f"collecting {name} ...")
+            r = collect_source(name, s, utcnow(), since=when)
+            stored = r.stored
+            typer.echo(
+                f"  {name}: {r.notices} notice(s) in {r.windows} window(s); "
+                f"{stored.get('inserted', 0)} new, {stored.get('updated', 0)} updated, "
+                f"{stored.get('unchanged', 0)} unchanged; {r.errors} error(s)"
+            )
+            for line in r.rejections[:SAY_REJECTIONS]:
+                typer.secho(f"    rejected {line}", fg=typer.colors.YELLOW, err=True)
+            if r.error:
+                failed += 1
+                typer.secho(f"  {name}: {r.error} (log: {r.log_path})", fg=typer.colors.YELLOW)
+    # 3: a source failed (its error is kept; the others were stored), as for `bidbell run`
+    raise typer.Exit(3 if failed else 0)
 
 
 @app.command()
@@ -131,18 +165,27 @@ def import_(
     files: Annotated[list[Path], typer.Argument(help="Saved payload files.")],
 ) -> None:
     """Parse saved payload files of a source into the store."""
-    from flows.steps import import_files
+    from flows.steps import import_files, load_configured_sources
     from models.store.db import migrate
+    from spiders.files import can_import
 
     known = _known_sources()
     if source not in known:
-        _fail(f"unknown source {source!r}; known: {', '.join(known)}")
+        _fail(f"unknown source {source!r}; known: {', '.join(known)}", EXIT_BAD_INPUT)
+    s = get_settings()
+    spider_type = load_configured_sources(s)[source].type
+    if not can_import(spider_type):
+        _fail(
+            f"source {source!r} (type {spider_type}) cannot import saved files: its pages are "
+            "only read live (bidbell collect --source NAME)",
+            EXIT_BAD_INPUT,
+        )
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        _fail(f"no such file: {', '.join(missing)}")
-    s = get_settings()
-    migrate(s.effective_database_url)
-    r = import_files(source, files, s, utcnow())
+        _fail(f"no such file: {', '.join(missing)}", EXIT_BAD_INPUT)
+    with _writing():
+        migrate(s.effective_database_url)
+        r = import_files(source, files, s, utcnow())
     typer.echo(
         f"{source}: {r.received} record(s) read; {r.inserted} new, {r.updated} updated, "
         f"{r.unchanged} unchanged, {r.rejected} rejected; "
@@ -150,10 +193,19 @@ def import_(
         + (f", {r.listings_linked} another listing of one stored" if r.listings_linked else "")
     )
     if r.rejected:
+        for line in r.rejections[:SAY_REJECTIONS]:
+            typer.secho(f"  rejected {line}", fg=typer.colors.YELLOW, err=True)
+        more = r.rejected - min(len(r.rejections), SAY_REJECTIONS)
+        if more > 0:
+            typer.secho(f"  ... and {more} more rejected", fg=typer.colors.YELLOW, err=True)
         typer.secho(
-            f"{r.rejected} record(s) could not be used; they are kept in the ingesterror table",
+            f"{r.rejected} record(s) could not be used; each is kept with its reason and "
+            "raw payload in the ingesterror table",
             fg=typer.colors.YELLOW,
+            err=True,
         )
+    if not r.usable:
+        _fail("nothing usable was read from the file(s)", EXIT_BAD_INPUT)
 
 
 @subscribers.command("add")
@@ -293,8 +345,8 @@ def reclassify() -> None:
     from models.store.store import rebuild_all
 
     s = get_settings()
-    migrate(s.effective_database_url)
-    with session_scope(get_engine(s.effective_database_url)) as session:
+    with _writing(), session_scope(get_engine(s.effective_database_url)) as session:
+        migrate(s.effective_database_url)
         r = rebuild_all(
             session,
             utcnow(),
@@ -314,8 +366,8 @@ def train_sectors() -> None:
     from models.store.sectors import trained_sectors as sectors_in
 
     s = get_settings()
-    migrate(s.effective_database_url)
-    with session_scope(get_engine(s.effective_database_url)) as session:
+    with _writing(), session_scope(get_engine(s.effective_database_url)) as session:
+        migrate(s.effective_database_url)
         try:
             model, path, n = train_from_store(session, s, utcnow())
         except NothingToTrain as exc:
@@ -335,7 +387,9 @@ def run(
     """The whole pipeline once, against the live sources: collect, store, match, send, feed."""
     from flows.runner import run_pipeline_cli
 
-    raise typer.Exit(run_pipeline_cli(source or None))
+    with _writing():
+        status = run_pipeline_cli(source or None)
+    raise typer.Exit(status)
 
 
 @app.command()
@@ -358,6 +412,18 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        # SQLite answers "database is locked" when another program (not a Bidbell command,
+        # which waits its turn) holds it longer than the busy timeout: say so in one line.
+        if "database is locked" in str(exc):
+            where = get_settings().effective_database_url
+            typer.secho(
+                f"error: the database is locked by another process ({where})",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            sys.exit(EXIT_BUSY)
+        raise
 
 
 if __name__ == "__main__":

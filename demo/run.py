@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from bidbell.clock import parse_iso
 from bidbell.settings import get_settings, reset_settings
 from demo.mailsink import MailSink
 from demo.replay import CONSTRUCTED_SOURCES, FixturesMissing, replay_all
@@ -59,7 +60,7 @@ def _earliest(site: Any) -> datetime | None:
     dates = []
     for r in releases or []:
         try:
-            dates.append(datetime.fromisoformat(str(r["date"]).replace("Z", "+00:00")))
+            dates.append(parse_iso(str(r["date"])))
         except (KeyError, ValueError):
             continue
     return min(dates) if dates else None
@@ -76,7 +77,7 @@ def run_demo(keep: bool = False) -> int:
         return 2
     # Replay as of just after the newest Find a Tender capture: a real past day, on which
     # its open tenders were still open.
-    newest = max(datetime.fromisoformat(r["date"]) for r in fts_releases)
+    newest = max(parse_iso(r["date"]) for r in fts_releases)
     as_of = (newest + timedelta(minutes=30)).astimezone(UTC)
 
     var = base.var_dir / "demo"
@@ -130,14 +131,14 @@ def run_demo(keep: bool = False) -> int:
             _say(f"  subscriber:  {name} <{email}> cpv={','.join(cpv)} regions={','.join(regions)}")
         _say("")
 
-        from flows.runner import run_pipeline_once
+        from flows.runner import exit_status, run_pipeline_once
 
         summary = run_pipeline_once(sorted(urls))
         _say("")
         if summary is None:
             return 1
         _report(summary, smtp, s.effective_database_url)
-    return 0
+    return exit_status(summary)
 
 
 def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
@@ -178,16 +179,22 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
             f"  sectors from text: {what} on {sec.get('n_train', 0)} stored notices with CPV; "
             f"{sec.get('labelled', 0)} opportunity(ies) without CPV given a sector"
         )
-    a = summary["alerts"]
-    _say(
-        f"  matching: {a['opportunities']} open opportunities x {a['profiles']} profiles "
-        f"-> {a['matches']} matches, {a['alerts_created']} new alerts"
-    )
-    sent = summary["sent"]
-    _say(f"  alerts sent: {sent['sent']} (failed {sent['failed']})")
+    for stage, message in (summary.get("errors") or {}).items():
+        _say(f"  {stage} FAILED: {message}")
+    a = summary.get("alerts")
+    if a:
+        _say(
+            f"  matching: {a['opportunities']} open opportunities x {a['profiles']} profiles "
+            f"-> {a['matches']} matches, {a['alerts_created']} new alerts"
+        )
+    sent = summary.get("sent")
+    if sent:
+        _say(f"  alerts sent: {sent['sent']} (failed {sent['failed']})")
     _say(f"  emails received by the local SMTP server: {len(smtp.received)}")
     for r in smtp.received:
         _say(f"    to {', '.join(r.rcpt_tos)}: {r.message['Subject']}  [{r.path}]")
+    if not summary.get("feed"):
+        return
     feed_path = Path(summary["feed"])
     feed = feedparser.parse(feed_path.read_bytes())
     ok = "valid" if not feed.bozo else f"INVALID ({feed.bozo_exception})"

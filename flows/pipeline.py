@@ -66,17 +66,39 @@ def publish_feed(now: datetime) -> str:
     return str(steps.publish_feed(get_settings(), now))
 
 
+def _stage(name: str, errors: dict[str, str], run: Any, *args: Any) -> Any:
+    """Run one stage's task; a failure is noted and the pipeline goes on to the next stage
+    (a broken feed never stops alerts being sent, nor the other way round)."""
+    state = run(*args, return_state=True)
+    if state.is_completed():
+        return state.result()
+    errors[name] = state.message or "failed"
+    return None
+
+
 @flow(name="run_pipeline", log_prints=False, validate_parameters=True)
 def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     now = utcnow()
     names = sources or steps.known_sources(get_settings(), enabled_only=True)
+    errors: dict[str, str] = {}
     crawls = [crawl_source.submit(name, now) for name in names]
-    # Stored one source after another: SQLite takes one writer at a time.
-    collected = [store_crawl(name, now, c.result()) for name, c in zip(names, crawls, strict=True)]
-    sectors = label_sectors(now)
-    alerts = match_alerts(now)
-    sent = deliver_alerts(now)
-    feed = publish_feed(now)
+    # Stored one source after another: SQLite takes one writer at a time. Neither step
+    # raises for a source's own failure (it is in the source's report).
+    collected = []
+    for name, c in zip(names, crawls, strict=True):
+        outcome = c.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):
+            errors[f"crawl {name}"] = f"{type(outcome).__name__}: {outcome}"
+            outcome = None
+        report = _stage(f"store {name}", errors, store_crawl, name, now, outcome)
+        collected.append(
+            report
+            or steps.CollectReport(source=name, window=("", ""), error="store failed").as_dict()
+        )
+    sectors = _stage("label_sectors", errors, label_sectors, now)
+    alerts = _stage("match_alerts", errors, match_alerts, now)
+    sent = _stage("deliver_alerts", errors, deliver_alerts, now)
+    feed = _stage("publish_feed", errors, publish_feed, now)
     return {
         "now": now.isoformat(),
         "collected": collected,
@@ -84,4 +106,5 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
         "alerts": alerts,
         "sent": sent,
         "feed": feed,
+        "errors": errors,
     }

@@ -94,19 +94,53 @@ def run_pipeline_once(sources: list[str] | None) -> dict[str, Any] | None:
             server.stop()
 
 
+# Exit statuses of `bidbell run` (and `bidbell demo`), as the README promises.
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_SOURCE_FAILED, EXIT_NOT_SENT = 0, 1, 2, 3, 4
+
+
+def exit_status(summary: dict[str, Any] | None) -> int:
+    """0 all well; 1 the run or a stage failed; 3 it finished but a source failed; 4 it
+    finished but alerts could not be sent (they stay in the outbox and are tried again)."""
+    if summary is None or summary.get("errors"):
+        return EXIT_ERROR
+    if any(c.get("error") for c in summary["collected"]):
+        return EXIT_SOURCE_FAILED
+    sent = summary.get("sent") or {}
+    if sent.get("failed"):
+        return EXIT_NOT_SENT
+    return EXIT_OK
+
+
 def run_pipeline_cli(sources: list[str] | None) -> int:
     summary = run_pipeline_once(sources)
     if summary is None:
-        return 1
+        return EXIT_ERROR
     for c in summary["collected"]:
         st = c["stored"]
         typer.echo(
             f"{c['source']}: {c['notices']} notice(s) from {c['windows']} window(s); "
             f"{st.get('inserted', 0)} new, {st.get('updated', 0)} updated; "
             f"{st.get('opportunities_new', 0)} new opportunities; {c['errors']} error(s)"
-            + (f"; {c['error']}" if c["error"] else "")
         )
-    a, sent = summary["alerts"], summary["sent"]
-    typer.echo(f"alerts: {a['alerts_created']} new; sent {sent['sent']}, failed {sent['failed']}")
-    typer.echo(f"feed: {summary['feed']}")
-    return 0 if all(not c["error"] for c in summary["collected"]) else 3
+        for line in c.get("rejections") or []:
+            typer.secho(f"    rejected {line}", fg=typer.colors.YELLOW)
+        if c["error"]:
+            typer.secho(f"    {c['source']} failed: {c['error']}", fg=typer.colors.RED, err=True)
+    a, sent = summary.get("alerts"), summary.get("sent")
+    if a is not None and sent is not None:
+        typer.echo(
+            f"alerts: {a['alerts_created']} new; sent {sent['sent']}, failed {sent['failed']}"
+        )
+    if summary.get("feed"):
+        typer.echo(f"feed: {summary['feed']}")
+    for stage, message in (summary.get("errors") or {}).items():
+        typer.secho(f"{stage} failed: {message}", fg=typer.colors.RED, err=True)
+    status = exit_status(summary)
+    if status == EXIT_NOT_SENT:
+        typer.secho(
+            f"{sent['failed'] if sent else 0} alert(s) could not be sent; they stay in the "
+            "outbox and are tried again on the next run",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    return status

@@ -42,6 +42,7 @@ class CollectReport:
     stored: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     log_path: str = ""
+    rejections: list[str] = field(default_factory=list)  # the first "record: reason"s
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +71,25 @@ def crawl_source(
 ) -> CrawlOutcome | None:
     """Run one source's crawl (windowed: from its checkpoint to now). No database writes,
     so several crawls can run at once. None: nothing to ask for (already up to date)."""
+    try:
+        return _crawl_source(name, settings, now, since)
+    except Exception as exc:  # a source's failure is reported, never raised
+        log.exception("%s: the crawl could not run", name)
+        out = settings.raw_dir / name / f"{now.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
+        outcome = CrawlOutcome(
+            source=name,
+            returncode=-1,
+            notices_path=out,
+            errors_path=out.with_name(out.name + ".errors.jsonl"),
+            log_path=out.with_name(out.name + ".log"),
+        )
+        outcome.error = f"{name}: the crawl could not run: {type(exc).__name__}: {exc}"
+        return outcome
+
+
+def _crawl_source(
+    name: str, settings: Settings, now: datetime, since: datetime | None = None
+) -> CrawlOutcome | None:
     config = load_configured_sources(settings)[name]
     windowed = bool(getattr(load_spider(config.type), "windowed", False))
     with session_scope(_engine(settings)) as session:
@@ -100,7 +120,11 @@ def crawl_source(
 def store_crawl(
     name: str, settings: Settings, now: datetime, outcome: CrawlOutcome | None
 ) -> CollectReport:
-    """Store what a crawl wrote, keep its errors, record the run (checkpoint, state)."""
+    """Store what a crawl wrote, keep its errors, record the run (checkpoint, state).
+
+    Never raises: a record that cannot be stored is kept as an error and the checkpoint
+    moves past it; should storing itself fail (a bug, the database gone), this source's
+    run is recorded as failed, its checkpoint stays, and the crawl's files stay on disk."""
     if outcome is None:
         with session_scope(_engine(settings)) as session:
             checkpoint = get_state(session, name).checkpoint
@@ -120,23 +144,35 @@ def store_crawl(
             if outcome.windows
             else first
         )
-    with session_scope(_engine(settings)) as session:
-        result = store_records(session, iter_jsonl(outcome.notices_path, name), now=now)
-        report.errors = (
-            store_errors(session, iter_jsonl(outcome.errors_path, name)) + result.rejected
+    try:
+        with session_scope(_engine(settings)) as session:
+            result = store_records(session, iter_jsonl(outcome.notices_path, name), now=now)
+            kept = store_errors(session, iter_jsonl(outcome.errors_path, name))
+            report.errors = kept + result.rejected
+            report.notices = result.received
+            report.stored = result.summary()
+            report.rejections = result.rejections
+            record_run(
+                session,
+                name,
+                now,
+                outcome.windows,
+                result.received,
+                report.error,
+                complete=outcome.complete,
+                state=outcome.report.get("state"),
+            )
+    except Exception as exc:  # one source's failure never stops the others
+        log.exception("%s: storing the crawl failed", name)
+        report.error = (
+            f"storing failed ({type(exc).__name__}: {str(exc)[:300]}); the crawl's records "
+            f"are kept in {outcome.notices_path}"
         )
-        report.notices = result.received
-        report.stored = result.summary()
-        record_run(
-            session,
-            name,
-            now,
-            outcome.windows,
-            result.received,
-            report.error,
-            complete=outcome.complete,
-            state=outcome.report.get("state"),
-        )
+        try:
+            with session_scope(_engine(settings)) as session:
+                record_run(session, name, now, [], 0, report.error)
+        except Exception:
+            log.exception("%s: could not record the failed run", name)
     return report
 
 
@@ -149,20 +185,39 @@ def collect_source(
 
 
 def import_files(source: str, files: list[Path], settings: Settings, now: datetime) -> StoreResult:
-    """Parse saved payload files of a source and store them like a crawl would."""
+    """Parse saved payload files of a source and store them like a crawl would: each file
+    in its own transaction (a file that fails costs that file alone), every rejected record
+    kept with its reason. A summary of the rejections is the source's last error."""
     config = load_configured_sources(settings)[source]
     total = StoreResult()
-    with session_scope(_engine(settings)) as session:
-        for path in files:
-            notices: list[dict[str, Any]] = []
-            errors: list[dict[str, Any]] = []
-            for rec in read_file(source, config.type, path, config.params):
-                (notices if rec.kind == "notice" else errors).append(rec.model_dump())
-            result = store_records(session, notices, now=now)
-            kept = store_errors(session, errors)
-            result.received += kept
-            result.rejected += kept
+    for path in files:
+        notices: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for rec in read_file(source, config.type, path, config.params):
+            (notices if rec.kind == "notice" else errors).append(rec.model_dump())
+        try:
+            with session_scope(_engine(settings)) as session:
+                result = store_records(session, notices, now=now)
+                store_errors(session, errors)
+        except Exception as exc:  # a bug or the database gone: this file is not stored
+            log.exception("%s: storing %s failed", source, path)
+            result = StoreResult(received=len(notices) + len(errors))
+            result.reject(path.name, f"storing the file failed: {type(exc).__name__}: {exc}")
+            result.rejected = result.received
             total.add(result)
+            continue
+        result.received += len(errors)
+        for e in errors:
+            result.reject(e.get("record") or path.name, str(e.get("reason") or "unknown"))
+        total.add(result)
+    if total.rejected:
+        with session_scope(_engine(settings)) as session:
+            state = get_state(session, source)
+            first = total.rejections[0] if total.rejections else "see the ingesterror table"
+            state.last_error = (
+                f"import: {total.rejected} of {total.received} record(s) rejected; first: {first}"
+            )[:2000]
+            session.add(state)
     return total
 
 

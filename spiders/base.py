@@ -23,8 +23,22 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from bidbell.clock import UK, now_iso, parse_iso
-from bidbell.jsoncodec import loads_tolerant
+from bidbell.jsoncodec import (
+    MAX_RECORD_DEPTH,
+    JsonTooDeep,
+    loads_tolerant,
+    nesting_depth,
+    split_members,
+)
 from bidbell.records import RawError, RawNotice
+
+
+def dumps_for_error(value: Any) -> str:
+    """A value as JSON text to keep with its rejection (never raises)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):
+        return repr(value)[:100_000]
 
 
 class SpiderConfigError(ValueError):
@@ -211,6 +225,7 @@ class OcdsReleasePackageSpider(BidbellSpider):
                 f"{self.source}: limit must be 1..{self.max_limit}, got {limit}"
             )
         self.report.windows = self._windows()
+        self.pages_read: dict[int, set[str]] = {}  # window -> URLs read (cursor loops)
 
     # --- windows -------------------------------------------------------------------------
     def _windows(self) -> list[Window]:
@@ -258,34 +273,67 @@ class OcdsReleasePackageSpider(BidbellSpider):
         Raises PageError when the page as a whole is unusable; a bad record inside a good
         page becomes a RawError and the others are kept.
         """
+        fetched = now_iso()
         try:
             package = loads_tolerant(body)
+        except JsonTooDeep:
+            # One release nested absurdly deep must not cost the others on the page: read
+            # the page's releases one by one.
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            parts = split_members(text, "releases")
+            if parts is None:
+                raise PageError("malformed page: JSON nested too deeply to read") from None
+            others, raw_releases = parts
+            records: list[RawNotice | RawError] = []
+            for position, raw in enumerate(raw_releases):
+                try:
+                    release = loads_tolerant(raw)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    records.append(cls.record_error(source, url, position, fetched, str(exc), raw))
+                    continue
+                records.append(cls.notice_from_release(release, url, position, fetched, source))
+            return records, cls.next_link(others)
         except (ValueError, UnicodeDecodeError) as exc:
             raise PageError(f"malformed page: {exc}") from exc
         if not isinstance(package, dict) or not isinstance(package.get("releases"), list):
             raise PageError("not an OCDS release package (no 'releases' list)")
-        fetched = now_iso()
         records = [
             cls.notice_from_release(release, url, position, fetched, source)
             for position, release in enumerate(package["releases"])
         ]
-        links: dict[str, Any] = package["links"] if isinstance(package.get("links"), dict) else {}
-        next_url = links.get("next") if isinstance(links.get("next"), str) else None
-        return records, next_url
+        return records, cls.next_link(package)
+
+    @staticmethod
+    def next_link(package: dict[str, Any]) -> str | None:
+        links = package.get("links")
+        nxt = links.get("next") if isinstance(links, dict) else None
+        return nxt if isinstance(nxt, str) and nxt.strip() else None
+
+    @staticmethod
+    def record_error(
+        source: str, url: str, position: int, fetched_at: str, reason: str, body: str
+    ) -> RawError:
+        return RawError(
+            source=source,
+            url=url,
+            reason=reason,
+            record=f"#{position}",
+            fetched_at=fetched_at,
+            body=body,
+        )
 
     @classmethod
     def notice_from_release(
         cls, release: Any, url: str, position: int, fetched_at: str, source: str
     ) -> RawNotice | RawError:
+        if isinstance(release, dict) and nesting_depth(release) > MAX_RECORD_DEPTH:
+            body = dumps_for_error(release)
+            reason = f"release nested more than {MAX_RECORD_DEPTH} deep: not a record we can keep"
+            return cls.record_error(source, url, position, fetched_at, reason, body)
         rid = cls.release_id(release) if isinstance(release, dict) else None
         if not isinstance(release, dict) or not rid:
-            return RawError(
-                source=source,
-                url=url,
-                reason=cls.missing_id_reason,
-                record=f"#{position}",
-                fetched_at=fetched_at,
-                body=json.dumps(release, ensure_ascii=False),
+            return cls.record_error(
+                source, url, position, fetched_at, cls.missing_id_reason, dumps_for_error(release)
             )
         return RawNotice(
             source=source,
@@ -303,7 +351,11 @@ class OcdsReleasePackageSpider(BidbellSpider):
 
     @classmethod
     def release_id(cls, release: dict[str, Any]) -> str | None:
-        return str(release["id"]) if release.get("id") else None
+        rid = release.get("id")
+        if isinstance(rid, bool) or not isinstance(rid, str | int):
+            return None
+        text = str(rid).strip()
+        return text if 0 < len(text) <= 256 else None
 
     @classmethod
     def notice_url_of(cls, release: dict[str, Any], release_id: str) -> str | None:
@@ -343,9 +395,22 @@ class OcdsReleasePackageSpider(BidbellSpider):
                 w.notices += 1
                 self.report.notices += 1
             yield record
-        if next_url:
-            yield response.follow(
-                next_url,
+        seen = self.pages_read.setdefault(response.meta["window"], set())
+        seen.add(response.url)
+        follow = response.urljoin(next_url) if next_url else None
+        if follow and follow in seen:
+            # A cursor that points back to a page already read (seen: links.next to itself)
+            # would be followed until the crawl's time limit. The page was read; say so.
+            yield self.error(
+                response.url,
+                f"links.next points to a page already read in this window ({follow}); "
+                "stopped following it",
+                response.status,
+            )
+            follow = None
+        if follow:
+            yield scrapy.Request(
+                follow,
                 callback=self.parse_page,
                 errback=self.on_error,
                 meta={"window": response.meta["window"]},

@@ -8,15 +8,23 @@ package spiders share the reader here (.json package, or one release per line .j
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bidbell.jsoncodec import loads_tolerant
 from bidbell.records import RawError, RawNotice
 from spiders.base import OcdsReleasePackageSpider, PageError
 from spiders.registry import load_spider
+
+
+def can_import(spider_type: str) -> bool:
+    """Whether saved files of this spider type can be imported (its own file reader, or
+    OCDS release packages / JSON Lines)."""
+    spider = load_spider(spider_type)
+    own_reader = getattr(spider, "records_from_bytes", None)
+    return callable(own_reader) or issubclass(spider, OcdsReleasePackageSpider)
 
 
 def read_file(
@@ -47,7 +55,7 @@ def read_file(
             if not line.strip():
                 continue
             try:
-                release = json.loads(line)
+                release = loads_tolerant(line)
             except ValueError as exc:
                 yield RawError(
                     source=source,

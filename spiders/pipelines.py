@@ -33,8 +33,21 @@ class JsonLinesPipeline:
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if isinstance(item, RawNotice):
-            assert self.out
-            self.out.write(item.model_dump_json() + "\n")
+            assert self.out and self.errors
+            try:
+                line = item.model_dump_json()
+            except ValueError as exc:  # pydantic could not write it (nested too deep...)
+                error = RawError(
+                    source=item.source,
+                    url=item.url,
+                    reason=f"record {item.source_id} cannot be written as JSON: {exc}",
+                    record=item.source_id,
+                    fetched_at=item.fetched_at,
+                    body=repr(item.payload)[:100_000],
+                )
+                self.errors.write(error.model_dump_json() + "\n")
+                return item
+            self.out.write(line + "\n")
         elif isinstance(item, RawError):
             assert self.errors
             self.errors.write(item.model_dump_json() + "\n")

@@ -17,14 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bench.captures import read_captures
+from bidbell.clock import UK
 from bidbell.settings import get_settings
 from models.formats.fields import NoticeFields
 from models.formats.text import parse_money
 
-UK = ZoneInfo("Europe/London")
 HERE = Path(__file__).resolve().parent
 PAIRS_FILE = HERE / "pairs.jsonl"
 KINDS = ("real_pair", "derived_duplicate", "sibling_lot", "call_off", "re_tender", "different")

@@ -23,11 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
+from bidbell.clock import parse_iso
 from demo.replay import FixturesMissing, ReplayServer, Reply
 
-UK = ZoneInfo("Europe/London")
 CF_SEARCH_PATH = "/Published/Notices/OCDS/Search"
 CF_CSV_PATH = "/Search/GetCsvFile"
 CF_SEARCH_CAPTURE = "cf_ocds_search_2022-10-22_publishedTo_limit100.json"
@@ -53,8 +52,8 @@ def load_cf_capture(fixtures_dir: Path) -> tuple[dict[str, Any], list[dict[str, 
 
 
 def _when(value: str) -> datetime:
-    dt = datetime.fromisoformat(value.strip().replace(" ", "+").replace("Z", "+00:00"))
-    return dt.replace(tzinfo=UK) if dt.tzinfo is None else dt
+    # a "+" in a query string arrives as a space
+    return parse_iso(value.strip().replace(" ", "+"))
 
 
 def _stage(tag: str) -> str:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
+from bidbell.clock import parse_iso
 from demo.replay import FixturesMissing, ReplayServer, Reply
 
-UK = ZoneInfo("Europe/London")
 FTS_PATH = "/api/1.0/ocdsReleasePackages"
 
 
@@ -44,11 +42,6 @@ def load_fts_captures(fixtures_dir: Path) -> tuple[dict[str, Any], list[dict[str
             envelope = {k: v for k, v in package.items() if k not in ("releases", "links", "uri")}
         releases.extend(package["releases"])
     return envelope, releases
-
-
-def _uk_naive(value: str) -> datetime:
-    dt = datetime.fromisoformat(value)
-    return dt.replace(tzinfo=UK) if dt.tzinfo is None else dt
 
 
 class FtsSite:
@@ -76,12 +69,12 @@ class FtsSite:
         return Reply(200, json.dumps(page, ensure_ascii=False).encode())
 
     def page(self, base_url: str, query: dict[str, str]) -> dict[str, Any]:
-        start, end = _uk_naive(query["updatedFrom"]), _uk_naive(query["updatedTo"])
+        start, end = parse_iso(query["updatedFrom"]), parse_iso(query["updatedTo"])
         limit = min(int(query.get("limit", 100)), 100)
         if self.page_size:
             limit = min(limit, self.page_size)
         offset = int(base64.b64decode(query["cursor"]).decode()) if query.get("cursor") else 0
-        hits = [r for r in self.releases if start <= datetime.fromisoformat(r["date"]) < end]
+        hits = [r for r in self.releases if start <= parse_iso(r["date"]) < end]
         base = {k: v for k, v in query.items() if k != "cursor"}
         package: dict[str, Any] = {
             "uri": f"{base_url}{FTS_PATH}?{urlencode(base)}",

@@ -19,35 +19,16 @@ opportunities.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
 from bidbell.clock import find_deadline
 from bidbell.clock import published as read_published
-from bidbell.ids import bidbell_ocid
-from models.formats.fields import NormaliseError, NoticeFields
+from bidbell.ids import entry_key, entry_source_id, feed_ocid
+from models.formats.fields import NormaliseError, NoticeFields, json_list
 from models.formats.text import cpv_code, html_to_text, squash
 
 _NUTS = re.compile(r"^(UK|TL)[C-N](\d{0,2}|\d{1,2}[A-Z0-9]?)$")
-
-
-def entry_key(payload: dict[str, Any]) -> str | None:
-    """What identifies an entry: its guid, else its link."""
-    for k in ("id", "link"):
-        v = payload.get(k)
-        if isinstance(v, str) and v.strip():
-            return v.strip()
-    return None
-
-
-def feed_ocid(source: str, key: str) -> str:
-    return bidbell_ocid(source, key, hashed=True)
-
-
-def entry_source_id(key: str) -> str:
-    """The record id: the guid itself, or its hash when too long to be a column value."""
-    return key if len(key) <= 200 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def normalise_feed_entry(source: str, payload: Any) -> NoticeFields:
@@ -60,7 +41,8 @@ def normalise_feed_entry(source: str, payload: Any) -> NoticeFields:
     if not title:
         raise NormaliseError(f"feed entry {key} has no title")
     description = html_to_text(payload.get("summary"))
-    tags = [str(t).strip().upper() for t in payload.get("tags") or [] if str(t).strip()]
+    tags = [t.strip().upper() for t in json_list(payload.get("tags")) if isinstance(t, str)]
+    tags = [t for t in tags if t and len(t) <= 16]
     link = payload.get("link")
     return NoticeFields(
         ocid=feed_ocid(source, key),

@@ -21,46 +21,31 @@ lists packages open to bids). Values and dates are read as a UK page writes them
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from bidbell.clock import deadline as read_deadline
 from bidbell.clock import published as read_published
-from bidbell.ids import bidbell_ocid
-from models.formats.fields import NormaliseError, NoticeFields
+from bidbell.ids import bidbell_ocid, stable_id
+from models.formats.fields import NormaliseError, NoticeFields, json_text
 from models.formats.text import cpv_code, html_to_text, parse_money, squash
 
 
-def stable_id(link: str, id_param: str | None = None) -> str:
-    """The stable id of a package from its link (the rule is in the module docstring)."""
-    parts = urlsplit(link.strip())
-    query = parse_qsl(parts.query, keep_blank_values=False)
-    raw = ""
-    if id_param:
-        raw = next((v for k, v in query if k.lower() == id_param.lower()), "")
-    if not raw:
-        segments = [s for s in parts.path.split("/") if s]
-        raw = "-".join([segments[-1] if segments else "", *(v for _k, v in sorted(query))])
-    cleaned = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "-", raw)).strip("-.")
-    if not cleaned or len(cleaned) > 80:
-        whole = parts._replace(fragment="").geturl()
-        return hashlib.sha256(whole.encode("utf-8")).hexdigest()[:20]
-    return cleaned
-
-
 def _strings(value: Any) -> list[str]:
+    """A list of texts from a comma-separated string or a JSON array of strings."""
     if isinstance(value, str):
         value = value.split(",")
-    return [str(v).strip() for v in value or [] if str(v).strip()]
+    if not isinstance(value, list):
+        return []
+    return [v.strip() for v in value if isinstance(v, str) and v.strip()]
 
 
 def normalise_listing_row(source: str, payload: Any) -> NoticeFields:
     if not isinstance(payload, dict):
         raise NormaliseError(f"listing row is a {type(payload).__name__}, not an object")
     link = payload.get("link")
-    rid = payload.get("id") or (stable_id(link) if isinstance(link, str) and link else None)
+    rid = json_text(payload.get("id")) or (
+        stable_id(link) if isinstance(link, str) and link.strip() else None
+    )
     if not rid:
         raise NormaliseError("listing row has neither an id nor a link")
     title = squash(payload.get("title"))
@@ -83,7 +68,7 @@ def normalise_listing_row(source: str, payload: Any) -> NoticeFields:
         published_at=read_published(payload.get("published")),
         stage="tender",
         cpv_codes=list(dict.fromkeys(cpvs)),
-        regions=[r.upper() for r in _strings(payload.get("regions"))],
+        regions=[r.upper() for r in _strings(payload.get("regions")) if len(r) <= 16],
         # a prime's supply-chain page unless the source says otherwise (subcontract = false)
         is_subcontract=payload.get("subcontract") is not False,
         parent_reference=squash(payload.get("parent_reference")) or None,

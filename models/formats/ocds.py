@@ -195,18 +195,38 @@ def buyer_type(party: dict[str, Any]) -> str | None:
     return None
 
 
-def _value(v: Any) -> tuple[float | None, float | None, str | None]:
+def _describe(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"an integer of {len(str(abs(value)))} digits"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return f"a {type(value).__name__}"
+
+
+def _amount(obj: dict[str, Any], key: str, where: str) -> float | None:
+    """A money figure: None when not stated; NormaliseError when stated but not a finite
+    number a value could be (OCDS amounts are numbers; text such as '50,000' is read)."""
+    raw = obj.get(key)
+    if raw is None or raw == "":
+        return None
+    value = number(raw)
+    if value is None:
+        raise NormaliseError(f"{where}.{key} is not a number we can read ({_describe(raw)})")
+    return value
+
+
+def _value(v: Any, where: str) -> tuple[float | None, float | None, str | None]:
     if not isinstance(v, dict):
         return None, None, None
     cur = v.get("currency")
     currency = cur.strip().upper()[:3] if isinstance(cur, str) and cur.strip() else None
-    return number(v.get("amount")), number(v.get("amountGross")), currency
+    return _amount(v, "amount", where), _amount(v, "amountGross", where), currency
 
 
 def _lots(tender: dict[str, Any]) -> list[dict[str, Any]]:
     lots = []
     for lot in json_objects(tender.get("lots")):
-        amount, gross, cur = _value(lot.get("value"))
+        amount, gross, cur = _value(lot.get("value"), "lot.value")
         status = lot.get("status")
         lots.append(
             asdict(
@@ -256,12 +276,12 @@ def read_release(source: str, release: Any, dialect: OcdsDialect = STANDARD) -> 
         )
     tender = json_object(raw_tender)
     ntype = notice_type(release)
-    amount, gross, currency = _value(tender.get("value"))
-    min_value = number(json_object(tender.get("minValue")).get("amount"))
+    amount, gross, currency = _value(tender.get("value"), "tender.value")
+    min_value = _amount(json_object(tender.get("minValue")), "amount", "tender.minValue")
     if amount is None and gross is None:
         # An award notice states the awarded value rather than the estimate.
         for award in json_objects(release.get("awards")):
-            a_amount, a_gross, a_cur = _value(award.get("value"))
+            a_amount, a_gross, a_cur = _value(award.get("value"), "award.value")
             if a_amount is not None or a_gross is not None:
                 amount, gross, currency = a_amount, a_gross, a_cur
                 break

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -107,3 +111,89 @@ def current_revision(url: str | None = None) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+# --- one writer per SQLite database --------------------------------------------------------
+class DatabaseBusy(RuntimeError):
+    """Another Bidbell process kept the database for longer than we were willing to wait."""
+
+
+_HELD: dict[str, int] = {}  # lock file -> depth, in this process (the lock is re-entrant)
+_HELD_LOCK = threading.Lock()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None: not SQLite, or in memory)."""
+    u = make_url(normalise_url(url))
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+@contextmanager
+def writer_lock(
+    url: str | None = None,
+    wait_s: float = 600.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold the right to write to a SQLite database for the length of a command.
+
+    SQLite takes one writer at a time and makes the second fail after its busy timeout
+    (30 s) with a long traceback. A command that writes holds this lock instead: a second
+    one says once who holds it (``on_wait``) and waits up to ``wait_s`` seconds, then raises
+    DatabaseBusy. PostgreSQL takes many writers (linking takes turns inside the database,
+    models.store.upsert.serialise_linking): nothing to hold."""
+    path = sqlite_path(url or get_settings().effective_database_url)
+    if path is None:
+        yield
+        return
+    lock_path = str(path) + ".writer.lock"
+    with _HELD_LOCK:
+        if _HELD.get(lock_path):
+            _HELD[lock_path] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _HELD_LOCK:
+                _HELD[lock_path] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        said = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+                if not said and on_wait is not None:
+                    on_wait(
+                        f"another Bidbell process ({holder}) is writing to {path}; "
+                        f"waiting up to {wait_s:.0f} s"
+                    )
+                    said = True
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        f"{path} is busy: another Bidbell process ({holder}) kept it for "
+                        f"more than {wait_s:.0f} s"
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        with _HELD_LOCK:
+            _HELD[lock_path] = 1
+        try:
+            yield
+        finally:
+            with _HELD_LOCK:
+                _HELD.pop(lock_path, None)
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

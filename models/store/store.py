@@ -6,8 +6,10 @@ IngestError row (reason, source, record id, raw payload) and the others are stil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +29,11 @@ from models.store.listings import link_listings
 from models.store.merge import content_hash, merge_notices
 from models.store.sectors import active_model
 from models.store.tables import IngestError, Notice, Opportunity, OpportunityEvent
-from models.store.upsert import upsert
+from models.store.upsert import serialise_linking, upsert
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
+MAX_REJECTIONS_SAID = 20
 
 
 @dataclass
@@ -45,10 +48,23 @@ class StoreResult:
     events: int = 0
     listings_linked: int = 0  # new or changed rows found to be another listing of one
     new_opportunity_ids: list[int] = field(default_factory=list)
+    # The first rejections, each "record: reason", to say why (all are kept as IngestError).
+    rejections: list[str] = field(default_factory=list)
 
     def add(self, other: StoreResult) -> None:
         for k, v in vars(other).items():
             setattr(self, k, getattr(self, k) + v)
+        del self.rejections[MAX_REJECTIONS_SAID:]
+
+    def reject(self, record: Any, reason: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_REJECTIONS_SAID:
+            self.rejections.append(f"{record or 'a record'}: {reason}")
+
+    @property
+    def usable(self) -> int:
+        """Records read that could be stored (new, updated or already stored)."""
+        return self.inserted + self.updated + self.unchanged
 
     def summary(self) -> dict[str, int]:
         return {k: v for k, v in vars(self).items() if isinstance(v, int)}
@@ -59,16 +75,17 @@ def iter_jsonl(path: Path, source: str) -> Iterator[dict[str, Any] | IngestError
     A file that does not exist (a crawl that wrote nothing) has no lines."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
+            line = raw.decode("utf-8", "replace")
             try:
-                record = jsoncodec.loads(line)
+                record = jsoncodec.loads_tolerant(raw)
                 if not isinstance(record, dict):
                     raise ValueError("not a JSON object")
                 yield record
-            except ValueError as exc:
+            except (ValueError, UnicodeDecodeError) as exc:
                 yield IngestError(
                     source=source,
                     url=str(path),
@@ -90,6 +107,97 @@ def _chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
         yield buf
 
 
+# Columns of the notice and opportunity tables with a length limit: a value too long for
+# its column would fail the whole transaction on PostgreSQL. Identity fields that do not fit
+# reject the record; descriptive text is cut to fit (nothing that identifies the record).
+_IDENTITY_LIMITS = {"ocid": 256, "source_id": 256}
+_TEXT_LIMITS = {
+    "buyer_name": 512, "buyer_id": 256, "buyer_postcode": 16, "buyer_region": 16,
+    "value_currency": 3, "parent_reference": 256, "notice_type": 32, "stage": 32,
+    "buyer_type": 16, "main_category": 16,
+}  # fmt: skip
+_URL_LIMIT = 2048
+# A NUL character written as JSON (an even number of backslashes before "u0000").
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, dict[str, Any]]:
+    """One RawNotice-shaped dict -> (its fields, its notice row). Raises NormaliseError
+    naming why the record cannot be stored (the caller keeps it as an IngestError)."""
+    source = rec.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise NormaliseError("record has no source")
+    if len(source) > 64:
+        raise NormaliseError("source name longer than 64 characters")
+    fmt = rec.get("format") or "ocds-release"
+    if not isinstance(fmt, str):
+        raise NormaliseError(f"record format is a {type(fmt).__name__}, not a name")
+    payload = rec.get("payload")
+    blob = jsoncodec.dumps(payload, sort_keys=True)
+    try:
+        encoded = blob.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates ("\ud800" in the JSON): not text
+        raise NormaliseError("the record's text is not valid Unicode (lone surrogates)") from None
+    if _JSON_NUL.search(blob):
+        # PostgreSQL cannot keep U+0000 in text or JSON: refused here, on every database.
+        raise NormaliseError("the record contains a NUL character (U+0000)")
+    fields = normalise(fmt, source, payload)
+    for name, limit in _IDENTITY_LIMITS.items():
+        if len(getattr(fields, name)) > limit:
+            raise NormaliseError(f"{name} longer than {limit} characters")
+    for name, limit in _TEXT_LIMITS.items():
+        value = getattr(fields, name)
+        if isinstance(value, str) and len(value) > limit:
+            setattr(fields, name, value[:limit])
+    url = rec.get("notice_url") or fields.url or rec.get("url") or ""
+    fields.url = url if isinstance(url, str) and len(url) <= _URL_LIMIT else ""
+    page_url = rec.get("url")
+    row = {
+        "source": source,
+        "source_id": fields.source_id,
+        "ocid": fields.ocid,
+        "format": fmt[:32],
+        "url": fields.url,
+        "notice_type": fields.notice_type,
+        "stage": fields.stage,
+        "title": fields.title,
+        "published_at": fields.published_at,
+        "fetched_at": read_instant(rec.get("fetched_at")) or now,
+        "stored_at": now,
+        "content_hash": hashlib.sha256(encoded).hexdigest(),
+        "payload": payload,
+    }
+    if not fields.url and isinstance(page_url, str) and len(page_url) <= _URL_LIMIT:
+        row["url"] = fields.url = page_url
+    return fields, row
+
+
+def _dump_record(rec: Any) -> str:
+    try:
+        return json.dumps(rec, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):
+        return repr(rec)[:1_000_000]
+
+
+def safe_error(error: IngestError) -> IngestError:
+    """An IngestError every database can keep: NUL characters written out, limits kept."""
+
+    def text(value: str | None, limit: int | None = None) -> str | None:
+        if value is None:
+            return None
+        value = value.replace("\x00", "\\u0000")
+        if not value.isascii():  # lone surrogates cannot be written as UTF-8: escape them
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value[:limit] if limit else value
+
+    error.source = text(error.source, 64) or "?"
+    error.url = text(error.url, 2048) or ""
+    error.record = text(error.record, 256)
+    error.reason = text(error.reason) or "unknown"
+    error.body = text(error.body) or ""
+    return error
+
+
 def store_records(
     session: Session, records: Iterable[dict[str, Any] | IngestError], now: datetime | None = None
 ) -> StoreResult:
@@ -103,50 +211,35 @@ def store_records(
         for rec in chunk:
             result.received += 1
             if isinstance(rec, IngestError):
-                session.add(rec)
-                result.rejected += 1
+                session.add(safe_error(rec))
+                result.reject(rec.record, rec.reason)
                 continue
-            source = str(rec.get("source") or "")
-            payload = rec.get("payload")
             try:
-                if not source:
-                    raise NormaliseError("record has no source")
-                fields = normalise(str(rec.get("format") or "ocds-release"), source, payload)
-                fields.url = str(rec.get("notice_url") or fields.url or rec.get("url") or "")
+                fields, row = prepare_record(rec, now)
             except NormaliseError as exc:
+                source = str(rec.get("source") or "?")
+                payload = rec.get("payload")
                 rid = rec.get("source_id") or (
                     payload.get("id") if isinstance(payload, dict) else None
                 )
-                log.warning("%s: record %s rejected: %s", source or "?", rid, exc)
+                log.warning("%s: record %.80s rejected: %.200s", source, rid, exc)
                 session.add(
-                    IngestError(
-                        source=source or "?",
-                        url=str(rec.get("url") or ""),
-                        record=str(rid) if rid else None,
-                        reason=str(exc),
-                        body=json.dumps(rec, ensure_ascii=False, default=str),
-                        created_at=now,
+                    safe_error(
+                        IngestError(
+                            source=source,
+                            url=str(rec.get("url") or ""),
+                            record=str(rid) if rid else None,
+                            reason=str(exc),
+                            body=_dump_record(rec),
+                            created_at=now,
+                        )
                     )
                 )
-                result.rejected += 1
+                result.reject(rid, str(exc))
                 continue
-            key = (source, fields.source_id)
+            key = (row["source"], row["source_id"])
             fresh[key] = fields
-            rows[key] = {
-                "source": source,
-                "source_id": fields.source_id,
-                "ocid": fields.ocid,
-                "format": str(rec.get("format") or "ocds-release"),
-                "url": fields.url,
-                "notice_type": fields.notice_type,
-                "stage": fields.stage,
-                "title": fields.title,
-                "published_at": fields.published_at,
-                "fetched_at": read_instant(rec.get("fetched_at")) or now,
-                "stored_at": now,
-                "content_hash": content_hash(payload),
-                "payload": payload,
-            }
+            rows[key] = row
         if not rows:
             continue
         existing = _stored_hashes(session, list(rows))
@@ -234,7 +327,12 @@ def _rebuild_opportunities(
     relink: bool = False,
 ) -> None:
     """Merge and classify the opportunities of these OCIDs from all their notices; write
-    what changed, with events; link listings of changed rows (``relink``: of every row)."""
+    what changed, with events; link listings of changed rows (``relink``: of every row).
+
+    Writers that run at once (two imports on PostgreSQL) take turns here, for the rest of
+    their transaction: which rows are canonical and which listings link to them then comes
+    out as it would one import after the other."""
+    serialise_linking(session)
     by_ocid: dict[str, list[NoticeFields]] = {o: [] for o in ocids}
     sources: dict[str, set[str]] = {o: set() for o in ocids}
     stale: list[tuple[str, str]] = []
@@ -253,7 +351,11 @@ def _rebuild_opportunities(
             Notice.source, Notice.ocid, Notice.format, Notice.url, Notice.payload
         ).where(tuple_(Notice.source, Notice.source_id).in_(part))
         for source, ocid, fmt, url, payload in session.execute(q):
-            fields = normalise(fmt, source, payload)
+            try:
+                fields = normalise(fmt, source, payload)
+            except NormaliseError as exc:  # stored under older rules that read it then
+                log.warning("%s: stored notice of %s unreadable now: %s", source, ocid, exc)
+                continue
             fields.url = url
             by_ocid[ocid].append(fields)
     table = Opportunity.__table__  # type: ignore[attr-defined]
@@ -267,6 +369,8 @@ def _rebuild_opportunities(
     events: list[dict[str, Any]] = []
     sector_model = active_model()  # sectors from text for notices without CPV, if trained
     for ocid, notices in by_ocid.items():
+        if not notices:
+            continue
         merged = merge_notices(notices)
         merged["sources"] = sorted(sources[ocid])
         merged.update(
@@ -344,18 +448,23 @@ def store_errors(session: Session, errors: Iterable[dict[str, Any] | IngestError
     n = 0
     for e in errors:
         if isinstance(e, IngestError):  # an unreadable line of the errors file itself
-            session.add(e)
+            session.add(safe_error(e))
             n += 1
             continue
+        record, status = e.get("record"), e.get("status")
         session.add(
-            IngestError(
-                source=str(e.get("source") or "?"),
-                url=str(e.get("url") or ""),
-                record=e.get("record"),
-                reason=str(e.get("reason") or "unknown"),
-                status=e.get("status"),
-                body=str(e.get("body") or ""),
-                created_at=read_instant(e.get("fetched_at")) or datetime.now(UTC),
+            safe_error(
+                IngestError(
+                    source=str(e.get("source") or "?"),
+                    url=str(e.get("url") or ""),
+                    record=str(record) if record is not None else None,
+                    reason=str(e.get("reason") or "unknown"),
+                    status=status
+                    if isinstance(status, int) and not isinstance(status, bool)
+                    else None,
+                    body=str(e.get("body") or ""),
+                    created_at=read_instant(e.get("fetched_at")) or datetime.now(UTC),
+                )
             )
         )
         n += 1

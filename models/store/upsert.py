@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -106,3 +107,16 @@ def _mark(style: str) -> str:
     if mark is None:
         raise NotImplementedError(f"DB-API paramstyle {style!r}")
     return mark
+
+
+# Any constant of our own: the key of PostgreSQL's transaction-level advisory lock that
+# serialises the rebuilding and linking of opportunities between concurrent writers.
+LINKING_LOCK = 0x62696462656C6C  # "bidbell"
+
+
+def serialise_linking(session: Session) -> None:
+    """Make concurrent writers take turns from here to the end of their transaction.
+    PostgreSQL: an advisory lock released at commit or rollback. SQLite has one writer at
+    a time already (and bidbell's writer lock, models.store.db.writer_lock, in front)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LINKING_LOCK})

@@ -66,15 +66,16 @@ def test_import_reports_a_broken_file_and_keeps_going(env, fts_files, tmp_path) 
     r = invoke("import", "--source", "find_a_tender", str(broken), *map(str, fts_files))
     assert r.exit_code == 0
     assert "6 record(s) read; 5 new" in r.output and "1 rejected" in r.output
-    assert "kept in the ingesterror table" in r.output
+    assert "kept with its reason and raw payload in the ingesterror table" in r.output
+    assert "rejected broken.json: malformed page" in r.output  # the reason, said
 
 
 def test_import_rejects_unknown_source_and_missing_file(env, tmp_path) -> None:
     r = invoke("import", "--source", "nope", str(tmp_path))
-    assert r.exit_code == 1 and "unknown source 'nope'; known: " in r.output
+    assert r.exit_code == 2 and "unknown source 'nope'; known: " in r.output
     assert "find_a_tender" in r.output
     r = invoke("import", "--source", "find_a_tender", str(tmp_path / "missing.json"))
-    assert r.exit_code == 1 and "no such file" in r.output
+    assert r.exit_code == 2 and "no such file" in r.output
 
 
 def test_subscribers_add_validates_and_updates(env) -> None:

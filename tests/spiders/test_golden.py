@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,27 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+# Real notices whose source itself publishes a closing date before the notice: known, each
+# with its reason, so that a date read wrongly elsewhere still fails the test below.
+PUBLISHED_AFTER_CLOSING = {
+    # Contracts Finder, 21 Oct 2022: "Technology Provisioning for the Rosalind Franklin
+    # Laboratory", tenderPeriod.endDate 30 Sep 2021: a notice published after the fact.
+    "b70f565f-1fb0-42c4-946c-a27930d0ca1d-484452",
+}
+
+
+def check_dates(source: str, rows: list[dict[str, Any]]) -> None:
+    """No record was published after it was fetched, and none closes before it was
+    published (a date alone: start of the day for a publication, end for a deadline)."""
+    for rec in rows:
+        f = normalise(rec["format"], rec["source"], rec["payload"])
+        fetched = datetime.fromisoformat(rec["fetched_at"])
+        if f.published_at is not None:
+            assert f.published_at <= fetched, (source, f.source_id, f.published_at)
+        if f.published_at and f.deadline and f.source_id not in PUBLISHED_AFTER_CLOSING:
+            assert f.deadline >= f.published_at, (source, f.source_id, f.published_at)
+
+
 def test_every_spider_type_has_a_golden_case() -> None:
     types = {c.type for c in load_sources(get_settings().sources_file).values() if c.name in CASES}
     assert set(SPIDER_TYPES) <= types, f"no golden case for {sorted(set(SPIDER_TYPES) - types)}"
@@ -109,6 +131,7 @@ def test_source_matches_its_golden_file(source: str, fixtures_dir: Path, tmp_pat
     log = outcome.log_path.read_text()
     assert outcome.complete, log
     rows = [json.loads(x) for x in outcome.notices_path.read_text().splitlines() if x.strip()]
+    check_dates(source, rows)
     got = sorted((_record(r, server.url) for r in rows), key=lambda r: (r["source_id"], r["ocid"]))
     path = GOLDEN / f"{source}.jsonl"
     if os.environ.get("BIDBELL_UPDATE_GOLDEN"):
