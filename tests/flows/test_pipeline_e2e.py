@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -122,3 +123,77 @@ def test_demo_says_clearly_when_the_captures_are_missing(proc_env, tmp_path) -> 
     proc = bidbell(proc_env, "demo")
     assert proc.returncode == 2
     assert "no Find a Tender captures in" in proc.stderr and "BIDBELL_FIXTURES_DIR" in proc.stderr
+
+
+@pytest.mark.prefect
+def test_a_poisoned_source_and_a_dead_smtp_server_cost_only_themselves(
+    proc_env, fixtures_dir: Path, mailsink: MailSink
+) -> None:
+    """`bidbell run` with one bad release on Find a Tender and the SMTP relay down: the
+    other releases and the other source are stored, matched and alerted; the bad release
+    is rejected with its reason and the checkpoint moves past it; the alert that could not
+    be sent makes the run exit 4 and goes out on the next run."""
+    import copy
+
+    from sqlmodel import Session, select
+
+    from demo.mailsink import free_port
+    from demo.replay.contracts_finder import CfOcdsSite
+    from demo.replay.fts import FtsSite
+    from models.store.db import make_engine
+    from models.store.tables import IngestError, Notice, SourceState
+
+    fts = FtsSite(fixtures_dir, page_size=2)
+    poisoned = copy.deepcopy(fts.releases)
+    bad = next(r for r in poisoned if r["id"] == "094477-2026")  # collected in the window
+    bad["tender"] = "poison"
+    fts.releases = poisoned
+    db = Path(proc_env["BIDBELL_VAR_DIR"]) / "bidbell.db"
+    with ReplayServer() as server:
+        server.mount("/fts", fts)
+        server.mount("/cf", CfOcdsSite(fixtures_dir, page_size=30))
+        proc_env.update(
+            BIDBELL_SOURCE_URLS=json.dumps(
+                {"find_a_tender": server.url + "/fts", "contracts_finder": server.url + "/cf"}
+            ),
+            BIDBELL_SOURCE_PARAMS=json.dumps(
+                {"find_a_tender": {"window_hours": 6}, "contracts_finder": {"window_hours": 24}}
+            ),
+            BIDBELL_EMAIL_URL=f"mailto://127.0.0.1:{free_port()}?from=alerts@bidbell.localhost",
+            BIDBELL_AS_OF="2026-10-06T19:00:00+01:00",
+            BIDBELL_FIRST_RUN_LOOKBACK_HOURS="72",
+        )
+        assert bidbell(proc_env, "init").returncode == 0
+        engine = make_engine(f"sqlite:///{db}")
+        with Session(engine) as s:  # Contracts Finder's capture is of October 2022
+            s.add(
+                SourceState(
+                    source="contracts_finder",
+                    checkpoint=datetime(2022, 10, 20, tzinfo=UTC),
+                )
+            )
+            s.commit()
+        args = ["subscribers", "add", "--name", "Beds Care", "--email", "bids@bedscare.example.org"]
+        assert bidbell(proc_env, *args, "--cpv", "85", "--region", "UKH2").returncode == 0
+        sources = ["--source", "find_a_tender", "--source", "contracts_finder"]
+        first = bidbell(proc_env, "run", *sources)
+        assert first.returncode == 4, first.stdout + first.stderr
+        assert "find_a_tender: 4 notice(s)" in first.stdout and "3 new" in first.stdout
+        assert "rejected" in first.stdout and "tender is a str" in first.stdout
+        assert "contracts_finder: 73 notice(s)" in first.stdout
+        assert "alerts: 1 new; sent 0, failed 1" in first.stdout
+        assert "could not be sent" in first.stderr
+        with Session(engine) as s:
+            fts_state = s.get(SourceState, "find_a_tender")
+            assert fts_state is not None
+            assert fts_state.checkpoint == datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
+            errors = s.exec(select(IngestError)).all()
+            assert len(errors) == 1 and "poison" in errors[0].body
+            assert len(s.exec(select(Notice)).all()) == 3 + 73
+        engine.dispose()
+
+        proc_env["BIDBELL_EMAIL_URL"] = mailsink.url
+        second = bidbell(proc_env, "run", *sources)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "sent 1, failed 0" in second.stdout
+    assert [m.rcpt_tos for m in mailsink.received] == [["bids@bedscare.example.org"]]
