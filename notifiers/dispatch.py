@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import apprise
 from sqlmodel import Session, col, select
 
-from models.classify import BAND_LABEL
+from models.classify import band_text
 from models.store.tables import Alert, Delivery, Opportunity, Organisation
 from notifiers.render import alert_subject, render
 
@@ -89,7 +89,7 @@ def send_pending_alerts(
             reasons=alert.reasons,
             alert_id=alert.id,
             unsubscribe_url=unsubscribe,
-            band_label=BAND_LABEL.get(opp.value_band, opp.value_band),
+            band_label=band_text(opp.value_band, opp.band_basis),
         )
         subject = alert_subject(opp)
         if alert.channel != "email":

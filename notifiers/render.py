@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
-from models.classify import money
+from models.classify import value_words
 
 UK = ZoneInfo("Europe/London")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -22,12 +22,17 @@ def uk_time(value: datetime | None) -> str:
     return value.astimezone(UK).strftime("%a %d %b %Y, %H:%M %Z")
 
 
-def value_text(amount: float | None, currency: str | None) -> str:
-    if amount is None:
-        return "value not stated"
-    if currency in (None, "GBP"):
-        return money(amount)
-    return f"{amount:,.0f} {currency}"
+def value_text(
+    amount: float | None,
+    currency: str | None,
+    *,
+    gross: float | None = None,
+    minimum: float | None = None,
+) -> str:
+    """What a subscriber reads: "£2.77m"; "from £40,676" when only a minimum was published
+    (Contracts Finder's 2016-17 notices); "£60,000 to £100,000" for a range; the figure
+    including VAT when it is the only one; else "value not stated"."""
+    return value_words(amount, currency, gross=gross, minimum=minimum)
 
 
 def make_env() -> SandboxedEnvironment:

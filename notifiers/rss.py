@@ -39,9 +39,12 @@ def render_rss(
         when = o.updated_at or o.published_at
         if when is not None:
             ET.SubElement(item, "pubDate").text = format_datetime(when.astimezone(UTC))
+        value = value_text(
+            o.value_amount, o.value_currency, gross=o.value_amount_gross, minimum=o.value_min
+        )
         ET.SubElement(item, "description").text = (
             f"{o.buyer_name or 'Buyer not stated'} | "
-            f"{value_text(o.value_amount, o.value_currency)} | "
+            f"{value} | "
             f"deadline {uk_time(o.deadline)} | stage {o.stage}"
         )
         for code in o.cpv_codes:

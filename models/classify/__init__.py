@@ -14,7 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from models.classify import kent_postcodes
 from models.classify.areas import KENT_AREAS, NUTS1, area_labels, in_kent, nuts_code
-from models.classify.bands import BAND_LABEL, BANDS, band_for, comparable_value, money, size_band
+from models.classify.bands import (
+    BAND_LABEL,
+    BANDS,
+    SMALL_BANDS,
+    SizeBand,
+    Threshold,
+    applicable_threshold,
+    band_for,
+    band_text,
+    comparable_value,
+    money,
+    size_band,
+    value_words,
+)
 from models.classify.fit import EARLY_STAGES, Fit, fit_for_small_bidders
 from models.classify.sectors import DIVISION_SECTOR, SECTORS, sectors_and_basis, sectors_for
 
@@ -23,9 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BANDS", "BAND_LABEL", "DIVISION_SECTOR", "EARLY_STAGES", "KENT_AREAS", "NUTS1", "SECTORS",
-    "Fit", "area_labels", "band_for", "classify_opportunity", "comparable_value",
+    "SMALL_BANDS", "Fit", "SizeBand", "Threshold", "applicable_threshold", "area_labels",
+    "band_for", "band_text", "classify_opportunity", "comparable_value",
     "fit_for_small_bidders", "in_kent", "money", "nuts_code", "sectors_and_basis",
-    "sectors_for", "size_band",
+    "sectors_for", "size_band", "value_words",
 ]  # fmt: skip
 
 
@@ -34,17 +48,27 @@ def classify_opportunity(
 ) -> dict[str, Any]:
     """The derived columns of an opportunity from its merged fields. ``sector_model``
     (models.store.sectors.active_model) gives a sector to an opportunity without CPV codes."""
-    band, lot_band = size_band(
+    threshold = applicable_threshold(
+        main_category=merged.get("main_category"),
+        light_touch=merged.get("light_touch"),
+        cpv_codes=merged.get("cpv_codes") or [],
+        buyer_type=merged.get("buyer_type"),
+        buyer_name=merged.get("buyer_name"),
+    )
+    size = size_band(
         merged.get("value_amount"),
         merged.get("value_amount_gross"),
         merged.get("value_currency"),
         merged.get("lots") or [],
+        minimum=merged.get("value_min"),
+        threshold=threshold,
     )
     stage = merged.get("stage") or "unknown"
     early_before = stage not in EARLY_STAGES and any(s in EARLY_STAGES for s in stages_seen)
     fit = fit_for_small_bidders(
-        band=band,
-        lot_band=lot_band,
+        band=size.band,
+        lot_band=size.lot_band,
+        band_basis=size.basis,
         lots=merged.get("lots") or [],
         sme_suitable=merged.get("sme_suitable"),
         vcse_suitable=merged.get("vcse_suitable"),
@@ -63,8 +87,9 @@ def classify_opportunity(
         sector_model,
     )
     return {
-        "value_band": band,
-        "lot_band": lot_band,
+        "value_band": size.band,
+        "lot_band": size.lot_band,
+        "band_basis": size.basis,
         "sectors": sectors,
         "sector_basis": basis,
         # where the work is (NUTS regions); who is buying is buyer_in_kent / buyer_area

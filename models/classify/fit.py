@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bidbell.clock import UK
-from models.classify.bands import money
+from models.classify.bands import SMALL_BANDS, band_text, money
 
 # --- fit for small bidders ---------------------------------------------------------------
 EARLY_STAGES = {"pipeline", "early_engagement", "planned"}
@@ -49,24 +49,28 @@ def fit_for_small_bidders(
     stage: str,
     is_subcontract: bool | None,
     had_early_notice: bool = False,
+    band_basis: str | None = None,
 ) -> Fit:
-    """A plain 0-100 score with its reasons in words. 50 is neutral."""
+    """A plain 0-100 score with its reasons in words. 50 is neutral. ``band_basis``
+    (models.classify.bands.SizeBand.basis) names the threshold that decided the band, so the
+    reason says which one ("below the works threshold £5,193,000")."""
     fit = Fit()
     if sme_suitable:
         fit.add(15, "marked suitable for SMEs")
     if vcse_suitable:
         fit.add(15, "marked suitable for VCSE organisations")
+    said = band_text(band, band_basis)
     if band == "under_10k":
         fit.add(15, "under £10k: a first contract for a small bidder")
-    elif band == "10k_30k":
-        fit.add(15, "£10k to £30k: small enough for a micro business")
-    elif band == "30k_threshold":
-        fit.add(5, "below the public-contract threshold")
+    elif band == "below_publication":
+        fit.add(15, f"{said}: small enough for a micro business")
+    elif band == "below_threshold":
+        fit.add(5, said)
     elif band == "above_threshold":
-        fit.add(-15, "above the public-contract threshold")
+        fit.add(-15, said)
     else:
         fit.reasons.append("value not stated")
-    if lot_band and lot_band in ("under_10k", "10k_30k", "30k_threshold"):
+    if lot_band and lot_band in SMALL_BANDS:
         smallest = min(
             (lot["value_amount"] for lot in lots if lot.get("value_amount") is not None),
             default=None,

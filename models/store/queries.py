@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from models.classify.bands import value_words
 from models.store.db import get_engine, session_scope
 from models.store.listings import count_listings, listings_of
 from models.store.tables import Opportunity
@@ -41,19 +42,30 @@ def opportunity_json(
     o: Opportunity, listings: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """The stable JSON shape (deadline as ISO 8601 with the UK offset). ``listings``: the
-    same procurement as published elsewhere (this one's own listing first)."""
+    same procurement as published elsewhere (this one's own listing first).
+
+    ``value``: the estimate (without VAT when the source gave both; the top of a range);
+    ``value_min``: the lowest estimate, when a range or only a minimum was published;
+    ``value_max``: the top of a published range (null for a single figure or a minimum
+    alone); ``value_text``: the value as an alert says it ("from £40,676")."""
     from bidbell.clock import to_uk
 
     def iso(dt: Any) -> str | None:
         return to_uk(dt).isoformat() if dt is not None else None
 
+    value = o.value_amount if o.value_amount is not None else o.value_amount_gross
     return {
         "ocid": o.ocid,
         "title": o.title,
         "buyer": o.buyer_name,
         "buyer_id": o.buyer_id,
-        "value": o.value_amount if o.value_amount is not None else o.value_amount_gross,
+        "value": value,
         "value_gross": o.value_amount_gross,
+        "value_min": o.value_min,
+        "value_max": value if o.value_min is not None and value is not None else None,
+        "value_text": value_words(
+            o.value_amount, o.value_currency, gross=o.value_amount_gross, minimum=o.value_min
+        ),
         "currency": o.value_currency,
         "deadline": iso(o.deadline),
         "published": iso(o.published_at),
@@ -63,6 +75,7 @@ def opportunity_json(
         "notice_type": o.notice_type,
         "value_band": o.value_band,
         "lot_band": o.lot_band,
+        "band_basis": o.band_basis,
         "sectors": o.sectors,
         "sector_basis": o.sector_basis,
         "areas": o.areas,

@@ -79,7 +79,9 @@ def test_alert_email_arrives_once(engine, fts_files, mailsink: MailSink) -> None
     assert "Central Bedfordshire Council" in html and "£2.77m" in html
     assert "Thu 05 Nov 2026, 12:00 GMT" in html  # deadline in UK local time
     assert "CPV 85311000 is within your code 85" in html
-    assert "above the public-contract threshold" in html and "Social care and health" in html
+    # the size says which threshold applied: a light-touch notice (specialRegime)
+    assert "at or above the light-touch services threshold £663,540" in html
+    assert "Social care and health" in html
     assert "Fit for a small bidder:" in html
     assert "https://www.find-tender.service.gov.uk/Notice/094476-2026" in html
     # again: no new alert, nothing sent twice

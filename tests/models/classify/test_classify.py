@@ -53,15 +53,20 @@ def test_text_without_money_is_not_a_value() -> None:
 
 
 def test_bands_use_the_2026_thresholds() -> None:
+    # goods and services of a sub-central buyer (a council): publication at £30,000,
+    # threshold £207,720 (both inclusive of VAT)
     assert [band_for(v) for v in (None, 9_999, 10_000, 29_999, 30_000, 207_719, 207_720)] == [
-        "not_stated", "under_10k", "10k_30k", "10k_30k", "30k_threshold", "30k_threshold",
-        "above_threshold",
+        "not_stated", "under_10k", "below_publication", "below_publication", "below_threshold",
+        "below_threshold", "above_threshold",
     ]  # fmt: skip
     # thresholds include VAT: the gross figure decides (Harrogate: £33,721 net, £40,465 gross)
-    assert size_band(33_721, 40_465.2, "GBP", []) == ("30k_threshold", None)
+    harrogate = size_band(33_721, 40_465.2, "GBP", [])
+    assert (harrogate.band, harrogate.lot_band) == ("below_threshold", None)
+    assert harrogate.basis == "sub-central goods and services threshold £207,720"
     # a £2m framework in £50k lots is a small-bidder opportunity
     lots = [{"value_amount": 50_000, "value_currency": "GBP"}] * 40
-    assert size_band(2_000_000, None, "GBP", lots) == ("above_threshold", "30k_threshold")
+    framework = size_band(2_000_000, None, "GBP", lots)
+    assert (framework.band, framework.lot_band) == ("above_threshold", "below_threshold")
 
 
 def test_every_cpv_division_has_exactly_one_sector(fixtures_dir) -> None:
@@ -88,25 +93,31 @@ def test_areas_and_kent() -> None:
 
 def test_fit_reasons_in_words() -> None:
     fit = fit_for_small_bidders(
-        band="above_threshold", lot_band="30k_threshold",
+        band="above_threshold", lot_band="below_threshold",
+        band_basis="light-touch services threshold £663,540",
         lots=[{"value_amount": 40_000}, {"value_amount": 60_000}],
         sme_suitable=None, vcse_suitable=True,
         published_at=datetime(2026, 12, 10, tzinfo=UTC), deadline=datetime(2027, 1, 10, tzinfo=UTC),
         stage="tender", is_subcontract=False,
     )  # fmt: skip
+    assert "at or above the light-touch services threshold £663,540" in fit.reasons
     assert "marked suitable for VCSE organisations" in fit.reasons
     assert "split into 2 lots, from £40k" in fit.reasons
     assert "31 days from publication to deadline" in fit.reasons
     assert "the response window runs over Christmas" in fit.reasons
     assert 0 <= fit.score <= 100
     short = fit_for_small_bidders(
-        band="10k_30k", lot_band=None, lots=[], sme_suitable=True, vcse_suitable=None,
+        band="below_publication", lot_band=None, lots=[], sme_suitable=True, vcse_suitable=None,
+        band_basis="local-authority publication threshold £30,000",
         published_at=datetime(2026, 3, 2, tzinfo=UTC), deadline=datetime(2026, 3, 16, tzinfo=UTC),
         stage="tender", is_subcontract=None,
     )  # fmt: skip
     assert (
         "only 14 days from publication to deadline" in short.reasons
         and "marked suitable for SMEs" in short.reasons
+        and "£10k up to the local-authority publication threshold £30,000: small enough for a "
+        "micro business"
+        in short.reasons
     )
 
 
@@ -119,14 +130,16 @@ def test_stored_opportunities_are_classified(engine, fts_files) -> None:
         s.commit()
         by = {o.ocid: o for o in s.exec(select(Opportunity))}
     aldbanks, harrogate = by["ocds-h6vhtk-078219"], by["ocds-h6vhtk-067fb8"]
+    # a light-touch notice (specialRegime): £3,326,400 gross against £663,540
     assert aldbanks.value_band == "above_threshold" and aldbanks.sectors == [
         "Social care and health"
     ]
+    assert aldbanks.band_basis == "light-touch services threshold £663,540"
     assert aldbanks.areas == ["East of England"] and not aldbanks.work_in_kent
     assert (
         "29 days from publication to deadline" in aldbanks.fit_reasons
     )  # 6 Oct 17:59 BST -> 5 Nov 12:00 GMT
-    assert harrogate.value_band == "30k_threshold"
+    assert harrogate.value_band == "below_threshold"
     assert harrogate.sectors == ["Energy and utilities", "Business and professional services"]
     award = by["ocds-h6vhtk-06e832"]
     assert award.value_band == "above_threshold"  # £256,378.74 awarded (gross)

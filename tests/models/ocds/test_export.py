@@ -87,7 +87,19 @@ def test_every_capture_exports_to_a_valid_package(engine, fixtures_dir) -> None:
     # Every source is in the export, with its classification.
     sources = {s for r in releases for s in r["bidbell"]["sources"]}
     assert sources == {c[0] for c in CAPTURES}
-    assert {r["bidbell"]["valueBand"] for r in releases} >= {"under_10k", "above_threshold"}
+    assert {r["bidbell"]["valueBand"] for r in releases} == {
+        "under_10k", "below_publication", "below_threshold", "above_threshold", "not_stated",
+    }  # fmt: skip
+    # which threshold applied is said on every release
+    assert all(r["bidbell"]["bandBasis"].count("threshold £") == 1 for r in releases)
+    # Contracts Finder's 2016-17 notices state only a minimum: minValue, and no value
+    kent = by_ocid(package)["ocds-b5fd17-2d13960d-adc8-11e6-9901-0019b9f3037b"]
+    assert kent["tender"]["minValue"] == {"amount": 578229, "currency": "GBP"}
+    assert "value" not in kent["tender"] and kent["bidbell"]["valueBand"] == "above_threshold"
+    # the category as published (core OCDS)
+    assert {r["tender"].get("mainProcurementCategory") for r in releases} == {
+        None, "goods", "services", "works",
+    }  # fmt: skip
     # Nothing empty is written (OCDS: no empty strings, arrays or objects).
     assert clean(releases) == releases
     # Every listing: one release per stored row, still valid.
@@ -131,7 +143,10 @@ def test_a_real_find_a_tender_notice_comes_out_right(engine, fts_files, fts_rele
     assert ext["valueBand"] == "above_threshold" and ext["deliveryRegions"] == ["UKH25"]
     assert ext["sectors"] == ["Social care and health"]
     assert ext["workInKent"] is False and ext["sources"] == ["find_a_tender"]
-    assert ext["fitScore"] == 35 and "above the public-contract threshold" in ext["fitReasons"]
+    assert ext["bandBasis"] == "light-touch services threshold £663,540"
+    assert ext["fitScore"] == 35
+    assert "at or above the light-touch services threshold £663,540" in ext["fitReasons"]
+    assert tender["mainProcurementCategory"] == "services"
     assert ext["listings"] == [
         {"ocid": ALDBANKS, "sources": ["find_a_tender"], "url": tender["documents"][0]["url"]}
     ]
