@@ -28,6 +28,7 @@ import numpy as np
 from matching.index import AREA_BITS, KENT_BUYER, STAR, ProfileIndex, Shard, Vocab, ancestors
 from matching.rules import (
     CATEGORY_BIT,
+    LOCAL_REGION,
     SUITABLE_BIT,
     Facts,
     Rules,
@@ -71,9 +72,7 @@ class Batch:
         return len(self.unit_opp)
 
 
-def _phrase_hits(
-    segments: Sequence[Sequence[str]], vocab: Vocab
-) -> tuple[np.ndarray, np.ndarray]:
+def _phrase_hits(segments: Sequence[Sequence[str]], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
     """(segment, topic feature) for every profile phrase found in the segments: all the
     segments' words in one array, phrases grown word by word through the prefix table."""
     first, levels, complete = vocab.phrase_tables()
@@ -199,7 +198,9 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
             a_lists.append(areas)
             with_place.append(f.has_place)
         opp_cat.append(CATEGORY_BIT[f.category or "tender"])
-        opp_suit.append((SUITABLE_BIT["sme"] if f.sme else 0) | (SUITABLE_BIT["vcse"] if f.vcse else 0))
+        opp_suit.append(
+            (SUITABLE_BIT["sme"] if f.sme else 0) | (SUITABLE_BIT["vcse"] if f.vcse else 0)
+        )
         opp_fit.append(f.fit_score)
         left = days_left(f.deadline, now)
         opp_days.append(NO_LIMIT_DAYS if f.category == "award" or left is None else left)
@@ -208,7 +209,9 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     n_topics = len(topic)
     lens = np.array([len(t) for t in t_lists], dtype=np.int64)
     flat_t = np.fromiter((x for t in t_lists for x in t), dtype=np.int64, count=int(lens.sum()))
-    unit_keys = np.sort(np.repeat(np.arange(len(t_lists), dtype=np.int64), lens) * n_topics + flat_t)
+    unit_keys = np.sort(
+        np.repeat(np.arange(len(t_lists), dtype=np.int64), lens) * n_topics + flat_t
+    )
     # query keys: every unit's topics (and "*") x its opportunity's areas
     t_ptr = np.zeros(len(t_lists) + 1, dtype=np.int64)
     t_ptr[1:] = np.cumsum(lens + 1)
@@ -253,9 +256,7 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     )
 
 
-def _lookup(
-    keys: np.ndarray, q: np.ndarray, q_unit: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _lookup(keys: np.ndarray, q: np.ndarray, q_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(unit, posting position) for every posting whose key a query asks for."""
     if not len(keys) or not len(q):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -396,7 +397,7 @@ def _area_reason(r: Rules, f: Facts) -> tuple[str | None, float]:
             return "bought by Kent County Council for the whole county", 0.7
         for d in sorted(r.districts):
             for x in f.regions:
-                if DISTRICT_AREA[d].startswith(x):
+                if len(x) >= LOCAL_REGION and DISTRICT_AREA[d].startswith(x):
                     return f"work across {x}, which covers {d}", 0.7
     if r.centre is not None and r.radius is not None:
         centre = places.outcodes()[r.centre]
@@ -409,7 +410,7 @@ def _area_reason(r: Rules, f: Facts) -> tuple[str | None, float]:
                     1.0 - 0.5 * miles / max(r.radius, 1e-9),
                 )
         for x in f.regions:
-            if r.centre_area and r.centre_area.startswith(x):
+            if len(x) >= LOCAL_REGION and r.centre_area and r.centre_area.startswith(x):
                 return f"work across {x}, which covers {centre}", 0.6
     return None, 0.5
 
@@ -442,8 +443,8 @@ def explain(r: Rules, f: Facts, lot: int, now: datetime) -> tuple[list[str], int
     if r.has_exclusions and not excluded(r, f, segments):
         reasons.append("none of your exclusions applies")
     if chosen is not None:
-        value = f" ({money(chosen.value)})" if chosen.value is not None else ""
-        reasons.append(f"lot {chosen.index}: {chosen.title or chosen.id}{value}")
+        worth = f" ({money(chosen.value)})" if chosen.value is not None else ""
+        reasons.append(f"lot {chosen.index}: {chosen.title or chosen.id}{worth}")
     value = chosen.value if chosen else f.value
     if value is None:
         reasons.append("value not stated")

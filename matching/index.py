@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matching.rules import CATEGORY_BIT, LOCAL_REGION, SUITABLE_BIT, Rules
 from models.classify.kent_postcodes import DISTRICT_AREA
 from models.subscribers import places
-from matching.rules import CATEGORY_BIT, SUITABLE_BIT, Rules
 
 STAR = 0  # feature id of "*" in both groups
 KENT_BUYER = "dd:*Kent"
@@ -154,13 +154,13 @@ def encode(r: Rules, vocab: Vocab) -> Encoded:
     for d in sorted(r.districts):
         areas["dd:" + d] = False
         areas[KENT_BUYER] = False
-        for a in ancestors(DISTRICT_AREA[d]):
+        for a in ancestors(DISTRICT_AREA[d])[LOCAL_REGION - 2 :]:
             areas["rd:" + a] = False
     if r.centre is not None and r.radius is not None:
         for cell in places.cells_near(r.centre, r.radius):
             areas.setdefault(f"g:{cell}", True)
         if r.centre_area:
-            for a in ancestors(r.centre_area):
+            for a in ancestors(r.centre_area)[LOCAL_REGION - 2 :]:
                 areas["rd:" + a] = False
     area_ids = [vocab.area_id(k) for k in areas] or [STAR]
     return Encoded(
@@ -175,7 +175,7 @@ def encode(r: Rules, vocab: Vocab) -> Encoded:
 def _csr(lists: Sequence[Sequence[int]], dtype: type = np.int32) -> tuple[np.ndarray, np.ndarray]:
     ptr = np.zeros(len(lists) + 1, dtype=np.int64)
     ptr[1:] = np.cumsum([len(x) for x in lists])
-    flat = np.fromiter((v for x in lists for v in x), dtype=dtype, count=int(ptr[-1]))
+    flat: np.ndarray = np.fromiter((v for x in lists for v in x), dtype=dtype, count=int(ptr[-1]))
     return ptr, flat
 
 
@@ -185,7 +185,9 @@ def _expand(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     total = int(counts.sum())
     rep = np.repeat(np.arange(len(rows)), counts)
     offsets = np.cumsum(counts) - counts
-    pos = np.arange(total, dtype=np.int64) - np.repeat(offsets, counts) + np.repeat(ptr[rows], counts)
+    pos = (
+        np.arange(total, dtype=np.int64) - np.repeat(offsets, counts) + np.repeat(ptr[rows], counts)
+    )
     return rep, pos
 
 

@@ -15,12 +15,13 @@ empty does not restrict):
 - exclusions: none of the excluded prefixes, sectors or phrases applies;
 - value: the value (net, else gross; pounds only) lies within the range, or no value is
   stated and the profile takes "value not stated" (it does unless it says otherwise);
-- area: a profile region and a region of the work contain one another (UKJ4 and UKJ45), or
-  a profile district is the buyer's district or lies in a region of the work (Swale lies in
-  UKJ43, UKJ4, UKJ, UK; a Kent County Council buyer counts for every district), or the
-  buyer's postcode district lies within the radius (centroid to centroid) or a region of
-  the work contains the radius's centre area; an opportunity that states no place at all
-  (no region, no buyer district or postcode) is kept;
+- area: a profile region and a region of the work contain one another (UKJ4 and UKJ45; UKJ,
+  the South East, and UKJ45), or a profile district is the buyer's district or lies in a
+  region of the work of NUTS2 level or finer (Swale lies in UKJ43 and UKJ4, not "in" the
+  whole South East; a Kent County Council buyer counts for every district), or the buyer's
+  postcode district lies within the radius (centroid to centroid) or a region of the work
+  of NUTS2 level or finer contains the radius's centre area; an opportunity that states no
+  place at all (no region, no buyer district or postcode) is kept;
 - SME/VCSE: marked suitable for one the profile asks for; fit score at least the lowest
   asked; days left to respond at least the fewest asked (no deadline: kept).
 Lots: the opportunity as a whole is tried first; failing that, each lot in turn, as the
@@ -50,6 +51,9 @@ _REGION = re.compile(r"^UK[A-Z0-9]{0,3}$")
 CATEGORY_BIT = {"early": 1, "tender": 2, "subcontract": 4, "award": 8}
 SUITABLE_BIT = {"sme": 1, "vcse": 2}
 NO_MATCH = -1  # plain_match_one: the profile does not match
+# A region says the work is near a district or a postcode only from NUTS2 down (UKJ4 Kent,
+# UKJ45 Mid Kent): "the South East" (UKJ) or "the UK" is no sign of work near Maidstone.
+LOCAL_REGION = 4
 
 
 @cache
@@ -286,16 +290,17 @@ def area_ok(r: Rules, f: Facts) -> bool:
     regions = f.regions
     if any(q.startswith(x) or x.startswith(q) for x in regions for q in r.regions):
         return True
+    local = [x for x in regions if len(x) >= LOCAL_REGION]
     if r.districts and (
         f.buyer_area in r.districts
         or f.buyer_area == KENT
-        or any(DISTRICT_AREA[d].startswith(x) for d in r.districts for x in regions)
+        or any(DISTRICT_AREA[d].startswith(x) for d in r.districts for x in local)
     ):
         return True
     if r.centre is not None and r.radius is not None:
         if f.outcode is not None and places.distance_miles(f.outcode, r.centre) <= r.radius:
             return True
-        if r.centre_area is not None and any(r.centre_area.startswith(x) for x in regions):
+        if r.centre_area is not None and any(r.centre_area.startswith(x) for x in local):
             return True
     return False
 
