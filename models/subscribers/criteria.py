@@ -351,8 +351,8 @@ class ProfileForm(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = "default"
-    criteria: Criteria = Field(default_factory=Criteria)
-    channels: list[Channel] = Field(default_factory=lambda: ["email"])
+    criteria: Criteria = Field(default_factory=lambda: Criteria.model_validate({}))
+    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS[:1]))
     frequency: Frequency = "instant"
 
     @field_validator("name")

@@ -102,7 +102,7 @@ def _save(
     member_of_id = _find_member_of(session, org_form.member_of)
     org = session.exec(select(Organisation).where(Organisation.email == org_form.email)).first()
     result = SaveResult(organisation=org or Organisation(name="", email=""), profiles=[])
-    values = {
+    values: dict[str, Any] = {
         "name": org_form.name,
         "kind": org_form.kind,
         "sub_kind": org_form.sub_kind,
@@ -123,11 +123,10 @@ def _save(
         result.changed = True
     result.organisation = org
     existing = {
-        p.name: p
-        for p in session.exec(select(Profile).where(Profile.organisation_id == org.id))
+        p.name: p for p in session.exec(select(Profile).where(Profile.organisation_id == org.id))
     }
     for form in profiles:
-        wanted = {
+        wanted: dict[str, Any] = {
             "criteria": _dump(form.criteria),
             "channels": list(form.channels),
             "frequency": form.frequency,
@@ -258,7 +257,9 @@ def get_subscriber(
         if org is None:
             return None
         profiles = list(
-            s.exec(select(Profile).where(Profile.organisation_id == org.id).order_by(col(Profile.id)))
+            s.exec(
+                select(Profile).where(Profile.organisation_id == org.id).order_by(col(Profile.id))
+            )
         )
         members = list(
             s.exec(
@@ -376,6 +377,7 @@ def import_csv(
     a repeated row (same email and profile) is refused as a duplicate of the first; an
     import of the same file again changes nothing. ``member_of``: the email of the
     infrastructure organisation whose members these are (for rows that name none)."""
+    member_of = member_of.strip().lower() if member_of else None
     text = source.read_text(encoding="utf-8-sig") if isinstance(source, Path) else source.read()
     reader = csv.DictReader(io.StringIO(text, newline=""))
     report = ImportReport()
@@ -398,7 +400,8 @@ def import_csv(
             continue  # a blank line
         report.rows += 1
         try:
-            if member_of and not (row.get("member_of") or "").strip():
+            own = (row.get("email") or "").strip().lower()
+            if member_of and not (row.get("member_of") or "").strip() and own != member_of:
                 row = {**row, "member_of": member_of}
             org, profile = read_csv_row(row)
         except SubscriberError as exc:
@@ -467,7 +470,8 @@ def export_csv(out: TextIO, engine: Engine | None = None) -> int:
             "areas_served": _cell(org.areas),
             "member_of": emails.get(org.member_of_id, "") if org.member_of_id else "",
         }
-        for p in profiles or [None]:
+        rows_for: list[Profile | None] = list(profiles) or [None]
+        for p in rows_for:
             row: dict[str, Any] = dict(base)
             if p is not None:
                 c = profile_criteria(p)
