@@ -123,6 +123,7 @@ def cell_of(index: int) -> int:
     return int(_cells()[index])
 
 
+@cache
 def cells_near(centre: int, miles: float) -> list[int]:
     """The grid cells of every outward code within ``miles`` of ``centre``."""
     return sorted({int(c) for c in _cells()[outcodes_within(centre, miles)]})

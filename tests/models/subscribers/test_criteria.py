@@ -47,7 +47,10 @@ def test_criteria_are_normalised() -> None:
         ({"min_value": 10, "max_value": 5}, "min_value 10 is above max_value 5"),
         ({"min_value": -1}, "min_value: a value in pounds cannot be negative"),
         ({"postcode": "ME10"}, "postcode and radius_miles go together"),
-        ({"postcode": "ZZ99", "radius_miles": 5}, "postcode: postcode district ZZ99 is not in the outward-code table"),
+        (
+            {"postcode": "ZZ99", "radius_miles": 5},
+            "postcode: postcode district ZZ99 is not in the outward-code table",
+        ),
         ({"postcode": "ME10", "radius_miles": 500}, "radius_miles: a radius is more than 0"),
         ({"stages": ["bid"]}, "stages: 'bid' is not allowed"),
         ({"min_fit_score": 101}, "min_fit_score: "),
@@ -72,7 +75,8 @@ def test_profile_channels_and_frequency() -> None:
 def test_organisation_mobile_in_e164_and_kinds() -> None:
     o = read_organisation(
         {"name": " Swale  CVS ", "email": "Info@SwaleCVS.example.org", "kind": "infrastructure",
-         "sub_kind": "CVS", "mobile": "07911 123456", "areas_served": "Swale; within 10 miles of ME10"}
+         "sub_kind": "CVS", "mobile": "07911 123456",
+         "areas_served": "Swale; within 10 miles of ME10"}
     )  # fmt: skip
     assert (o.name, o.email, o.sub_kind, o.mobile) == (
         "Swale CVS", "info@swalecvs.example.org", "cvs", "+447911123456",

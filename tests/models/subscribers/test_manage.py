@@ -32,7 +32,7 @@ Far Away Ltd,far@away.example.org,sme,,,,,,,Bexleyheath,,,
 Sheppey Youth Trust,hello@sheppeyyouth.example.org,vcse,charity,07911 123456,Swale,default,,youth work;youth club,Swale,100000,email;sms,instant
 Sittingbourne Gardens Ltd,grounds@sitgardens.example.co.uk,sme,micro,,,default,773,grounds maintenance,ME10 +15,50000,email,instant
 Texter Ltd,text@er.example.org,sme,,,,,,,,,sms,instant
-"""
+"""  # noqa: E501
 
 
 def test_import_reports_bad_rows_stores_the_rest_and_reimport_changes_nothing(
@@ -83,7 +83,7 @@ def test_export_then_import_is_a_round_trip(engine, tmp_path) -> None:
 
 
 def test_a_changed_profile_gets_a_new_version_and_removal_takes_everything(engine) -> None:
-    org, p1, created = add_subscriber(
+    _org, p1, created = add_subscriber(
         name="Kent Care", email="care@kent.example.org", cpv_prefixes=["85"], engine=engine
     )
     assert created and p1.version == 1
