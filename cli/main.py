@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,7 +22,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-subscribers = typer.Typer(help="Register and list subscribing organisations.", no_args_is_help=True)
+subscribers = typer.Typer(
+    help="Organisations and their profiles: add, list, show, import, export, remove.",
+    no_args_is_help=True,
+)
 app.add_typer(subscribers, name="subscribers")
 
 
@@ -208,60 +211,270 @@ def import_(
         _fail("nothing usable was read from the file(s)", EXIT_BAD_INPUT)
 
 
+def _subscribers_ready() -> None:
+    from models.store.db import migrate
+
+    migrate(get_settings().effective_database_url)
+
+
+def _describe_profile(profile: object) -> list[str]:
+    from models.subscribers.manage import profile_criteria
+
+    c = profile_criteria(profile)  # type: ignore[arg-type]
+    parts = []
+    for label, values in (
+        ("sectors", c.sectors),
+        ("cpv", c.cpv_prefixes),
+        ("keywords", c.keywords),
+        ("not sectors", c.exclude_sectors),
+        ("not cpv", c.exclude_cpv),
+        ("not words", c.exclude_keywords),
+        ("areas", [str(a) for a in c.areas()]),
+        ("stages", c.stages),
+        ("suitable for", c.suitable_for),
+    ):
+        if values:
+            parts.append(f"{label}={', '.join(map(str, values))}")
+    lo = f"£{c.min_value:,.0f}" if c.min_value is not None else "0"
+    hi = f"£{c.max_value:,.0f}" if c.max_value is not None else "any"
+    ns = "" if c.value_not_stated else ", not 'value not stated'"
+    parts.append(f"value={lo}-{hi}{ns}")
+    if c.min_fit_score is not None:
+        parts.append(f"fit>={c.min_fit_score}")
+    if c.min_days_left is not None:
+        parts.append(f"days left>={c.min_days_left}")
+    return parts
+
+
 @subscribers.command("add")
 def subscribers_add(
     name: Annotated[str, typer.Option(help="Organisation name.")],
     email: Annotated[str, typer.Option(help="Where alerts go.")],
     kind: Annotated[str, typer.Option(help="sme, vcse or infrastructure.")] = "sme",
+    sub_kind: Annotated[
+        str | None,
+        typer.Option(
+            help="micro|small|medium; charity|cic|community_group|social_enterprise; "
+            "cvs|chamber|federation."
+        ),
+    ] = None,
+    mobile: Annotated[str | None, typer.Option(help="Mobile number for SMS (UK or +..).")] = None,
+    member_of: Annotated[
+        str | None, typer.Option(help="Email of the infrastructure organisation it belongs to.")
+    ] = None,
+    serves: Annotated[
+        list[str] | None, typer.Option(help="An area the organisation serves (repeatable).")
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="Profile name (one organisation, many).")
+    ] = "default",
+    sector: Annotated[
+        list[str] | None, typer.Option(help="Sector by name, e.g. 'Food and catering'.")
+    ] = None,
     cpv: Annotated[
         list[str] | None, typer.Option(help="CPV code prefix, e.g. 85 or 7931 (repeatable).")
     ] = None,
     keyword: Annotated[
-        list[str] | None, typer.Option(help="Keyword or phrase (repeatable).")
+        list[str] | None, typer.Option(help="Keyword or phrase, matched on word stems.")
+    ] = None,
+    exclude_sector: Annotated[list[str] | None, typer.Option(help="Sector to leave out.")] = None,
+    exclude_cpv: Annotated[list[str] | None, typer.Option(help="CPV prefix to leave out.")] = None,
+    exclude_keyword: Annotated[
+        list[str] | None, typer.Option(help="Word or phrase that rules a notice out.")
     ] = None,
     region: Annotated[
         list[str] | None, typer.Option(help="NUTS/ITL code, e.g. UKJ4 for Kent (repeatable).")
     ] = None,
+    area: Annotated[
+        list[str] | None,
+        typer.Option(help="Kent district, NUTS/ITL code or 'within 20 miles of ME10'."),
+    ] = None,
     min_value: Annotated[float | None, typer.Option(help="Smallest contract value, £.")] = None,
     max_value: Annotated[float | None, typer.Option(help="Largest contract value, £.")] = None,
+    value_not_stated: Annotated[
+        bool, typer.Option(help="Include notices that state no value.")
+    ] = True,
+    stage: Annotated[
+        list[str] | None, typer.Option(help="early, tender, subcontract or award (repeatable).")
+    ] = None,
+    suitable_for: Annotated[
+        list[str] | None, typer.Option(help="Only notices marked suitable for sme / vcse.")
+    ] = None,
+    min_fit: Annotated[int | None, typer.Option(help="Lowest fit score, 0-100.")] = None,
+    min_days_left: Annotated[int | None, typer.Option(help="Fewest days left to respond.")] = None,
+    channel: Annotated[list[str] | None, typer.Option(help="email, sms or feed.")] = None,
+    frequency: Annotated[str, typer.Option(help="instant, daily or weekly.")] = "instant",
 ) -> None:
-    """Register an organisation with one profile (or replace its profile)."""
-    from models.store.db import migrate
-    from models.store.subscribers import SubscriberError, add_subscriber
+    """Register an organisation with a profile (again with the same email and profile
+    name: update them)."""
+    from models.subscribers.manage import SubscriberError, add_subscriber
 
-    s = get_settings()
-    migrate(s.effective_database_url)
+    _subscribers_ready()
+    extra: dict[str, Any] = {
+        "sectors": sector or [],
+        "exclude_sectors": exclude_sector or [],
+        "exclude_cpv": exclude_cpv or [],
+        "exclude_keywords": exclude_keyword or [],
+        "areas": area or [],
+        "value_not_stated": value_not_stated,
+        "min_fit_score": min_fit,
+        "min_days_left": min_days_left,
+    }
+    if stage:
+        extra["stages"] = stage
+    if suitable_for:
+        extra["suitable_for"] = suitable_for
     try:
-        org, profile, created = add_subscriber(
+        org, prof, created = add_subscriber(
             name=name,
             email=email,
             kind=kind,
+            sub_kind=sub_kind,
+            mobile=mobile,
+            member_of=member_of,
+            areas_served=serves or [],
+            profile=profile,
+            channels=channel or ["email"],
+            frequency=frequency,
             cpv_prefixes=cpv or [],
             keywords=keyword or [],
             regions=region or [],
             min_value=min_value,
             max_value=max_value,
+            **extra,
         )
     except SubscriberError as exc:
-        _fail(str(exc))
+        _fail(str(exc), 2)
         return
     verb = "registered" if created else "updated"
-    typer.echo(f"{verb} {org.name} <{org.email}> (organisation {org.id}, profile {profile.id})")
+    typer.echo(
+        f"{verb} {org.name} <{org.email}> (organisation {org.id}, profile {prof.id} "
+        f"{prof.name!r}, version {prof.version})"
+    )
 
 
 @subscribers.command("list")
 def subscribers_list() -> None:
-    """List organisations and their profiles."""
-    from models.store.db import migrate
-    from models.store.subscribers import list_subscribers
+    """List organisations and their profiles, one line per profile."""
+    from models.subscribers.manage import list_subscribers
 
-    migrate(get_settings().effective_database_url)
-    for org, profile in list_subscribers():
+    _subscribers_ready()
+    rows = list_subscribers()
+    for org, profiles in rows:
+        kind = org.kind + (f"/{org.sub_kind}" if org.sub_kind else "")
+        shown: list[Any] = list(profiles) or [None]
+        for p in shown:
+            what = (
+                f"\t{p.name}\t{'; '.join(_describe_profile(p))}\t"
+                f"{','.join(p.channels)} {p.frequency}"
+                if p is not None
+                else "\t(no profile)"
+            )
+            typer.echo(f"{org.id}\t{org.name}\t{org.email}\t{kind}{what}")
+    typer.echo(f"{len(rows)} organisation(s)", err=True)
+
+
+@subscribers.command("show")
+def subscribers_show(
+    who: Annotated[str, typer.Argument(help="Email or organisation id.")],
+) -> None:
+    """One organisation: its details, members and every profile in full."""
+    from models.subscribers.criteria import KIND_LABEL
+    from models.subscribers.manage import get_subscriber
+
+    _subscribers_ready()
+    found = get_subscriber(who)
+    if found is None:
+        _fail(f"no organisation {who!r}")
+        return
+    org, profiles, members, parent = found
+    typer.echo(f"{org.name} <{org.email}> (organisation {org.id})")
+    kind = KIND_LABEL.get(org.kind, org.kind)
+    if org.sub_kind:
+        kind += f": {KIND_LABEL.get(org.sub_kind, org.sub_kind)}"
+    typer.echo(f"  kind:      {kind}")
+    typer.echo(f"  mobile:    {org.mobile or '-'}")
+    typer.echo(f"  serves:    {'; '.join(org.areas) or '-'}")
+    if parent is not None:
+        typer.echo(f"  member of: {parent.name} <{parent.email}>")
+    if members:
+        typer.echo(f"  members:   {len(members)}")
+        for m in members:
+            typer.echo(f"    {m.name} <{m.email}>")
+    for p in profiles:
+        state = "active" if p.active else "inactive"
         typer.echo(
-            f"{org.id}\t{org.name}\t{org.email}\t{org.kind}\tcpv={','.join(profile.cpv_prefixes)}"
-            f"\tkeywords={','.join(profile.keywords)}\tregions={','.join(profile.regions)}"
-            f"\tvalue={profile.min_value or 0:.0f}-{profile.max_value or 0:.0f}"
+            f"  profile {p.id} {p.name!r} ({state}, version {p.version}): "
+            f"{', '.join(p.channels)}, {p.frequency}"
         )
+        for part in _describe_profile(p):
+            typer.echo(f"    {part}")
+
+
+@subscribers.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="CSV file (columns: bidbell subscribers export).")],
+    member_of: Annotated[
+        str | None,
+        typer.Option(help="Email of the infrastructure organisation whose members these are."),
+    ] = None,
+) -> None:
+    """Import organisations and profiles from a CSV; bad rows are reported with their line
+    number and reason, the rest are stored; importing the same file again changes nothing."""
+    from models.subscribers.manage import SubscriberError, import_csv
+
+    if not file.is_file():
+        _fail(f"no such file: {file}", 2)
+    _subscribers_ready()
+    try:
+        report = import_csv(file, member_of=member_of)
+    except SubscriberError as exc:
+        _fail(f"{file}: {exc}", 2)
+        return
+    for line, reason in report.rejected:
+        typer.secho(f"{file}:{line}: rejected: {reason}", fg=typer.colors.YELLOW, err=True)
+    typer.echo(
+        f"{report.rows} row(s) read: {report.organisations_created} organisation(s) new, "
+        f"{report.organisations_updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.rejected)} rejected"
+    )
+    raise typer.Exit(2 if report.rejected else 0)
+
+
+@subscribers.command("export")
+def subscribers_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    ] = None,
+) -> None:
+    """Every organisation and profile as CSV, in the import format."""
+    import io
+
+    from models.subscribers.manage import export_csv
+
+    _subscribers_ready()
+    buf = io.StringIO()
+    n = export_csv(buf)
+    if output is None:
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        output.write_text(buf.getvalue(), encoding="utf-8")
+        typer.echo(f"wrote {n} row(s) to {output}", err=True)
+
+
+@subscribers.command("remove")
+def subscribers_remove(
+    who: Annotated[str, typer.Argument(help="Email or organisation id.")],
+) -> None:
+    """Remove an organisation with its profiles and alerts (its members stay)."""
+    from models.subscribers.manage import remove_subscriber
+
+    _subscribers_ready()
+    org = remove_subscriber(who)
+    if org is None:
+        _fail(f"no organisation {who!r}")
+        return
+    typer.echo(f"removed {org.name} <{org.email}> (organisation {org.id})")
 
 
 @app.command()

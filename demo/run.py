@@ -99,7 +99,7 @@ def run_demo(keep: bool = False) -> int:
         s = get_settings()
         from models.store.checkpoint import get_state
         from models.store.db import get_engine, migrate, session_scope
-        from models.store.subscribers import add_subscriber
+        from models.subscribers.manage import add_subscriber
 
         _say("Bidbell demo: every source replayed from 127.0.0.1")
         _say(f"  fixtures:    {fixtures}")

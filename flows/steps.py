@@ -234,6 +234,8 @@ def label_sectors(settings: Settings, now: datetime) -> SectorRefresh:
 
 
 def match_alerts(settings: Settings, now: datetime) -> AlertResult:
+    """Match incrementally: new or changed opportunities against every profile ("new"
+    alerts), new or changed profiles against the open opportunities ("welcome" alerts)."""
     with session_scope(_engine(settings)) as session:
         return create_alerts(session, now)
 

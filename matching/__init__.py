@@ -1,5 +1,15 @@
-"""Subscriber profiles compiled into an index, and ``match(opportunities) -> matches``."""
+"""Subscriber profiles compiled into an index, and ``match(opportunities) -> matches``.
 
-from matching.engine import Match, OpportunityView, ProfileIndex, ProfileSpec, match
+``rules`` states the rules once as a plain loop; ``index`` compiles profiles into sharded
+postings; ``engine`` matches a batch in array steps and explains the matches; ``alerts``
+runs it incrementally against the store and writes the outbox.
+"""
 
-__all__ = ["Match", "OpportunityView", "ProfileIndex", "ProfileSpec", "match"]
+from matching.engine import Match, match, match_batch, prepare_batch
+from matching.index import ProfileIndex
+from matching.rules import Facts, Rules, compile_rules, facts_from, plain_match
+
+__all__ = [
+    "Facts", "Match", "ProfileIndex", "Rules", "compile_rules", "facts_from", "match",
+    "match_batch", "plain_match", "prepare_batch",
+]  # fmt: skip

@@ -117,33 +117,46 @@ class OpportunityEvent(SQLModel, table=True):
 
 
 class Organisation(SQLModel, table=True):
-    """A registered SME, VCSE or infrastructure organisation."""
+    """A registered SME, VCSE or infrastructure organisation (models.subscribers.criteria
+    says what each field may hold)."""
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=256)
     email: str = Field(max_length=320, unique=True)
     kind: str = Field(default="sme", max_length=32)  # sme | vcse | infrastructure
+    sub_kind: str | None = Field(default=None, max_length=32)  # micro ... cvs, chamber
+    mobile: str | None = Field(default=None, max_length=16)  # E.164, for SMS
+    areas: list[str] = _json()  # areas served: "Swale", "UKJ4", "within 10 miles of ME10"
+    # The infrastructure organisation (CVS, chamber, federation) this one is a member of.
+    member_of_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
     created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
 
 
 class Profile(SQLModel, table=True):
-    """What one organisation wants to hear about."""
+    """One saved search of an organisation: its criteria (models.subscribers.criteria.
+    Criteria, as JSON) and how it wants to hear (channels, frequency). ``version`` grows on
+    every change; the matcher sets ``matched_version`` once it has matched that version
+    against the open opportunities (the welcome digest), so a profile whose two differ is
+    new or changed."""
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str = Field(default="default", max_length=128)
-    cpv_prefixes: list[str] = _json()
-    keywords: list[str] = _json()
-    regions: list[str] = _json()
-    min_value: float | None = None
-    max_value: float | None = None
-    channels: list[str] = _json(lambda: ["email"])
+    criteria: dict[str, Any] = _json(dict)
+    channels: list[str] = _json(lambda: ["email"])  # email | sms | feed
+    frequency: str = Field(default="instant", max_length=16)  # instant | daily | weekly
     active: bool = True
+    version: int = 1
+    matched_version: int | None = None
     created_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts()
 
 
 class Alert(SQLModel, table=True):
-    """The outbox: one row per organisation x opportunity x event kind x channel."""
+    """The outbox: one row per organisation x opportunity x event kind x channel. Kind "new":
+    a new or changed opportunity a profile matched; "welcome": what a new or changed profile
+    matched among the open opportunities (sent as one digest, never as instant alerts)."""
 
     __table_args__ = (
         UniqueConstraint(
@@ -160,6 +173,9 @@ class Alert(SQLModel, table=True):
     channel: str = Field(default="email", max_length=32)
     status: str = Field(default="pending", max_length=16)  # pending | sent | failed
     reasons: list[str] = _json()
+    score: int = 0  # relevance 0-100 (matching.explain): the order alerts are shown in
+    lot_id: str | None = Field(default=None, max_length=256)  # the lot that matched, if one
+    lot_title: str | None = None
     attempts: int = 0
     created_at: datetime | None = _ts()
     sent_at: datetime | None = _ts()

@@ -1,4 +1,5 @@
-"""The command-line contract: init, import, subscribers add, opportunities --json."""
+"""The command-line contract: init, import, opportunities --json (subscribers:
+test_subscribers.py)."""
 
 from __future__ import annotations
 
@@ -76,51 +77,6 @@ def test_import_rejects_unknown_source_and_missing_file(env, tmp_path) -> None:
     assert "find_a_tender" in r.output
     r = invoke("import", "--source", "find_a_tender", str(tmp_path / "missing.json"))
     assert r.exit_code == 2 and "no such file" in r.output
-
-
-def test_subscribers_add_validates_and_updates(env) -> None:
-    args = [
-        "subscribers",
-        "add",
-        "--name",
-        "Kent Care",
-        "--email",
-        "Bids@KentCare.example.org",
-        "--kind",
-        "vcse",
-        "--cpv",
-        "85",
-        "--keyword",
-        "supported living",
-        "--region",
-        "TLJ4",
-        "--max-value",
-        "100000",
-    ]
-    r = invoke(*args)
-    assert r.exit_code == 0 and "registered Kent Care <bids@kentcare.example.org>" in r.output
-    r = invoke(*args[:-1], "200000")
-    assert "updated Kent Care" in r.output
-    listed = invoke("subscribers", "list").output
-    assert "regions=UKJ4" in listed and "value=0-200000" in listed
-    assert listed.count("Kent Care") == 1
-    bad = invoke("subscribers", "add", "--name", "X", "--email", "not-an-email")
-    assert bad.exit_code == 1 and "is not an email address" in bad.output
-    bad = invoke("subscribers", "add", "--name", "X", "--email", "x@y.org", "--cpv", "8a")
-    assert bad.exit_code == 1 and "CPV prefixes are 1 to 8 digits: 8a" in bad.output
-    bad = invoke(
-        "subscribers",
-        "add",
-        "--name",
-        "X",
-        "--email",
-        "x@y.org",
-        "--min-value",
-        "10",
-        "--max-value",
-        "5",
-    )
-    assert bad.exit_code == 1 and "above max value" in bad.output
 
 
 def test_sources_lists_every_configured_source_with_its_health(env, fts_files) -> None:

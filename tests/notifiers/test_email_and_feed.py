@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from demo.mailsink import MailSink, free_port
 from matching.alerts import create_alerts
 from models.store.store import store_records
-from models.store.subscribers import add_subscriber
 from models.store.tables import Alert, Delivery, Opportunity
+from models.subscribers.manage import add_subscriber
 from notifiers.dispatch import email_target, redact, send_pending_alerts
 from notifiers.rss import render_rss
 from spiders.files import read_file

@@ -20,8 +20,8 @@ from matching.alerts import create_alerts
 from models.store.listings import count_listings, listings_of
 from models.store.queries import opportunity_json
 from models.store.store import rebuild_all, store_records
-from models.store.subscribers import add_subscriber
 from models.store.tables import Opportunity, OpportunityBlock
+from models.subscribers.manage import add_subscriber
 from spiders.files import read_file
 
 NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
