@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     extra_apprise_urls: list[str] = Field(
         default_factory=list, description="Extra apprise URLs that get every alert (ops copy)."
     )
+    secret_key: str = Field(
+        default="",
+        repr=False,
+        description="Key that signs the links in messages (unsubscribe, preferences...). "
+        "Unset: one is made and kept in <var>/secret_key.",
+    )
     public_url: str = Field(
         default="http://localhost:8000", description="Where links in emails and feeds point."
     )
