@@ -94,6 +94,14 @@ class Settings(BaseSettings):
         default="http://localhost:8000", description="Where links in emails and feeds point."
     )
 
+    demo_port: int = Field(
+        default=8931,
+        ge=0,
+        le=65535,
+        description="The demo's replay server port: the same each run, so that links stored "
+        "by one demo are the same in the next (any free port when it is taken).",
+    )
+
     # --- time ----------------------------------------------------------------------------
     as_of: datetime | None = Field(
         default=None,

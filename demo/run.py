@@ -44,11 +44,6 @@ DEMO_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-# The replay server's preferred port: links the sources give are stored with it, so a
-# second demo run on the same database sees the same links (any free port if it is taken).
-DEMO_PORT = 8931
-
-
 def _say(msg: str = "") -> None:
     typer.echo(msg)
 
@@ -71,7 +66,7 @@ def run_demo(keep: bool = False) -> int:
     fixtures = base.fixtures_dir
     try:
         _envelope, fts_releases = load_fts_captures(fixtures)
-        server, urls = replay_all(fixtures, page_size=2, port=DEMO_PORT)
+        server, urls = replay_all(fixtures, page_size=2, port=base.demo_port)
     except FixturesMissing as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         return 2

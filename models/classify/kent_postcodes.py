@@ -58,6 +58,8 @@ from __future__ import annotations
 
 import re
 
+from models.formats.text import outcode
+
 KENT = "Kent"  # the county as a whole (Kent County Council)
 KENT_CODE = "UKJ4"
 
@@ -109,8 +111,6 @@ STRADDLING: frozenset[str] = frozenset(
     "ME1 ME3 ME5 ME9 ME18 CT3 CT4 DA1 DA3 DA4 DA13 TN3 TN11 TN12 TN14 TN15 TN16 TN25 TN27".split()  # noqa: SIM905
 )
 
-_POSTCODE = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?)(?:\s*([0-9][A-Z]{2}))?")
-
 # Councils by name: "<district> Borough|District|City Council", Medway Council, KCC.
 _COUNCIL_NAMES: dict[str, str] = {
     **{d.lower(): d for d in DISTRICTS},
@@ -121,13 +121,6 @@ _COUNCIL = re.compile(
     r"\s+(?:borough\s+|district\s+|city\s+)?council\b"
 )
 _KCC = re.compile(r"\bkent\s+county\s+council\b")
-
-
-def outcode(postcode: str | None) -> str | None:
-    """'me14 1xq' -> 'ME14'; 'CT11XZ' -> 'CT1'; 'TN23' -> 'TN23'; not a postcode -> None."""
-    text = re.sub(r"\s+", " ", (postcode or "").strip().upper())
-    m = _POSTCODE.fullmatch(text)
-    return m.group(1) if m else None
 
 
 def kent_district(postcode: str | None) -> str | None:

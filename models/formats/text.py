@@ -167,6 +167,18 @@ def uk_postcode(value: Any) -> str | None:
     return text if len(text) <= 16 else None
 
 
+_OUTCODE = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?)(?:\s*([0-9][A-Z]{2}))?")
+
+
+def outcode(postcode: str | None) -> str | None:
+    """'me14 1xq' -> 'ME14'; 'CT11XZ' -> 'CT1'; 'TN23' -> 'TN23'; not a postcode -> None."""
+    if not isinstance(postcode, str) or len(postcode) > 16:
+        return None
+    text = re.sub(r"\s+", " ", postcode.strip().upper())
+    m = _OUTCODE.fullmatch(text)
+    return m.group(1) if m else None
+
+
 def postcode_in(text: Any) -> str | None:
     """The first full UK postcode written in a text (an address), formatted 'ME14 1XQ'."""
     if not isinstance(text, str):

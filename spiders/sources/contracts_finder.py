@@ -13,9 +13,8 @@ documents. The ocid (``ocds-b5fd17-<GUID>``) carries a different GUID (the procu
 which has no page, so it is not used for the link.
 """
 
+from bidbell.ids import GUID_PATTERN as GUID
 from spiders.base import OcdsReleasePackageSpider
-
-GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
 class ContractsFinderSpider(OcdsReleasePackageSpider):

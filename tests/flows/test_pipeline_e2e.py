@@ -39,7 +39,10 @@ def proc_env(tmp_path: Path, fixtures_dir: Path) -> dict[str, str]:
 
 
 @pytest.mark.prefect
-def test_run_twice_sends_each_alert_once(proc_env, replay: ReplayServer, mailsink: MailSink):
+def test_run_twice_sends_each_alert_once(
+    proc_env, prefect_api: str, replay: ReplayServer, mailsink: MailSink
+):
+    proc_env["PREFECT_API_URL"] = prefect_api  # a shared server: see conftest.prefect_api
     proc_env.update(
         BIDBELL_SOURCE_URLS=json.dumps({"find_a_tender": replay.url + "/fts"}),
         BIDBELL_SOURCE_PARAMS=json.dumps({"find_a_tender": {"window_hours": 6}}),
@@ -83,6 +86,10 @@ def test_run_twice_sends_each_alert_once(proc_env, replay: ReplayServer, mailsin
 
 @pytest.mark.prefect
 def test_demo_end_to_end_and_again_with_keep(proc_env, tmp_path: Path) -> None:
+    from demo.mailsink import free_port
+
+    # a port of its own: another demo on this machine must not change the links it stores
+    proc_env["BIDBELL_DEMO_PORT"] = str(free_port())
     first = bidbell(proc_env, "demo")
     out = first.stdout
     assert first.returncode == 0, out + first.stderr
@@ -127,7 +134,7 @@ def test_demo_says_clearly_when_the_captures_are_missing(proc_env, tmp_path) -> 
 
 @pytest.mark.prefect
 def test_a_poisoned_source_and_a_dead_smtp_server_cost_only_themselves(
-    proc_env, fixtures_dir: Path, mailsink: MailSink
+    proc_env, prefect_api: str, fixtures_dir: Path, mailsink: MailSink
 ) -> None:
     """`bidbell run` with one bad release on Find a Tender and the SMTP relay down: the
     other releases and the other source are stored, matched and alerted; the bad release
@@ -143,6 +150,7 @@ def test_a_poisoned_source_and_a_dead_smtp_server_cost_only_themselves(
     from models.store.db import make_engine
     from models.store.tables import IngestError, Notice, SourceState
 
+    proc_env["PREFECT_API_URL"] = prefect_api
     fts = FtsSite(fixtures_dir, page_size=2)
     poisoned = copy.deepcopy(fts.releases)
     bad = next(r for r in poisoned if r["id"] == "094477-2026")  # collected in the window
