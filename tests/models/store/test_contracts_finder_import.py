@@ -160,16 +160,28 @@ def test_a_renamed_column_stores_nothing_and_says_which(engine, fixtures_dir, tm
         assert str(path) in err.reason and err.body.startswith('"Notice Identifier"')
 
 
-def test_an_oversized_row_costs_only_itself(engine, fixtures_dir, tmp_path) -> None:
+# The rows stored below: the first 100 real rows of the export, written back as the website
+# writes them (the reader's own tests take all 500; storing is the slow part here).
+STORED = 100
+
+
+@pytest.fixture(scope="module")
+def real_rows(fixtures_dir) -> tuple[list[str], list[list[str]]]:
     raw = (fixtures_dir / CF / CSV_2020).read_bytes().decode("utf-8")
     header, *rows = csv.reader(io.StringIO(raw, newline=""))
+    return header, [list(r) for r in rows[:STORED]]
+
+
+def test_an_oversized_row_costs_only_itself(engine, real_rows, tmp_path) -> None:
+    header, rows = real_rows
+    rows = [list(r) for r in rows]
     rows[9][header.index("Description")] = ("word " * 20 + "\r\n") * 100_000  # 10 MB
     path = tmp_path / "big.csv"
     path.write_bytes(export_rows(header, rows))
     r, kept = import_file(engine, path)
-    assert (r.received, r.inserted, r.rejected, kept) == (499, 499, 0, 1)
+    assert (r.received, r.inserted, r.rejected, kept) == (STORED - 1, STORED - 1, 0, 1)
     with Session(engine) as s:
-        assert count(s, Notice, "contracts_finder_csv") == 499
+        assert count(s, Notice, "contracts_finder_csv") == STORED - 1
         (err,) = s.exec(select(IngestError)).all()
         assert (
             err.record == "row 10" and "is 10,2" in err.reason and "bytes, over the" in err.reason
@@ -178,14 +190,15 @@ def test_an_oversized_row_costs_only_itself(engine, fixtures_dir, tmp_path) -> N
         assert 65_536 < len(err.body) < 70_000 and "word word" in err.body
 
 
-def test_a_stray_windows_1252_byte_stores_every_pound_sign(engine, fixtures_dir, tmp_path) -> None:
-    raw = (fixtures_dir / CF / CSV_2020).read_bytes()
-    at = raw.index("£".encode())
+def test_a_stray_windows_1252_byte_stores_every_pound_sign(engine, real_rows, tmp_path) -> None:
+    header, rows = real_rows
+    good = export_rows(header, rows)
+    at = good.index("£".encode())
     path = tmp_path / "stray.csv"
-    path.write_bytes(raw[:at] + b"\xa3" + raw[at + 2 :])  # one "£" as a Windows-1252 byte
+    path.write_bytes(good[:at] + b"\xa3" + good[at + 2 :])  # one "£" as a Windows-1252 byte
     r, kept = import_file(engine, path)
-    assert (r.received, r.inserted, r.rejected, kept) == (500, 500, 0, 0)
-    published = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+    assert (r.received, r.inserted, r.rejected, kept) == (STORED, STORED, 0, 0)
+    published = [dict(zip(header, row, strict=True)) for row in rows]
     with Session(engine) as s:
         payloads = s.exec(select(Notice.payload).order_by(Notice.id)).all()
         assert payloads == published  # every row as published, the stray byte's row too
@@ -193,20 +206,20 @@ def test_a_stray_windows_1252_byte_stores_every_pound_sign(engine, fixtures_dir,
     assert not any("Â" in t + d for t, d in texts)
     clean = [normalise_cf_csv_row("contracts_finder_csv", row) for row in published]
     pounds = sum((n.title + n.description).count("£") for n in clean)
-    assert sum((t + d).count("£") for t, d in texts) == pounds > 30
+    assert sum((t + d).count("£") for t, d in texts) == pounds > 5
 
 
-def test_a_nul_in_a_row_costs_that_row_only(engine, fixtures_dir, tmp_path) -> None:
+def test_a_nul_in_a_row_costs_that_row_only(engine, real_rows, tmp_path) -> None:
     # PostgreSQL cannot hold NUL in text or JSON: one such row must not lose the import
-    raw = (fixtures_dir / CF / CSV_2020).read_bytes().decode("utf-8")
-    header, *rows = csv.reader(io.StringIO(raw, newline=""))
+    header, rows = real_rows
+    rows = [list(r) for r in rows]
     rows[2][header.index("Description")] += "\x00 and after"
     path = tmp_path / "nul.csv"
     path.write_bytes(export_rows(header, rows))
     r, kept = import_file(engine, path)
-    assert (r.received, r.inserted, r.rejected, kept) == (499, 499, 0, 1)
+    assert (r.received, r.inserted, r.rejected, kept) == (STORED - 1, STORED - 1, 0, 1)
     with Session(engine) as s:
-        assert count(s, Notice, "contracts_finder_csv") == 499
+        assert count(s, Notice, "contracts_finder_csv") == STORED - 1
         (err,) = s.exec(select(IngestError)).all()
         assert err.record == "row 3" and "holds a NUL byte" in err.reason
         assert "\\x00 and after" in err.body
