@@ -25,8 +25,8 @@ def read_file(
     source: str, spider_type: str, path: Path, params: dict[str, Any] | None = None
 ) -> Iterator[RawNotice | RawError]:
     """A release package (.json) or one release per line (.jsonl), or the spider type's own
-    file format (``records_from_bytes``, given the source's params from sources.toml);
-    errors are records too."""
+    file format (``records_from_stream`` on the open file, else ``records_from_bytes``, given
+    the source's params from sources.toml); errors are records too."""
     spider = load_spider(spider_type)
     stream_reader = getattr(spider, "records_from_stream", None)
     own_reader = getattr(spider, "records_from_bytes", None)
