@@ -2,8 +2,10 @@
 crawl yields, through the same parser as the live spider.
 
 A spider type reads its own files when it has a classmethod
-``records_from_bytes(data, url, source, params)`` (e.g. Contracts Finder's CSV export); OCDS release
-package spiders share the reader here (.json package, or one release per line .jsonl).
+``records_from_stream(stream, url, source, params)`` (the open file, read as it goes: Contracts
+Finder's CSV export, whatever its size) or ``records_from_bytes(data, url, source, params)``
+(the file's bytes: a saved listing page); OCDS release package spiders share the reader here
+(.json package, or one release per line .jsonl).
 """
 
 from __future__ import annotations
@@ -31,14 +33,35 @@ def read_file(
     source: str, spider_type: str, path: Path, params: dict[str, Any] | None = None
 ) -> Iterator[RawNotice | RawError]:
     """A release package (.json) or one release per line (.jsonl), or the spider type's own
-    file format (``records_from_bytes``, given the source's params from sources.toml);
-    errors are records too."""
+    file format (``records_from_stream`` on the open file, else ``records_from_bytes``, given
+    the source's params from sources.toml); errors are records too."""
     spider = load_spider(spider_type)
+    stream_reader = getattr(spider, "records_from_stream", None)
     own_reader = getattr(spider, "records_from_bytes", None)
-    if not callable(own_reader) and not issubclass(spider, OcdsReleasePackageSpider):
+    readers = (stream_reader, own_reader)
+    if not any(map(callable, readers)) and not issubclass(spider, OcdsReleasePackageSpider):
         raise ValueError(f"{source}: importing files is not supported for this source yet")
     url = path.resolve().as_uri()
     fetched = datetime.now(UTC).isoformat(timespec="seconds")
+    if callable(stream_reader):
+        try:
+            stream = path.open("rb")
+        except OSError as exc:
+            yield RawError(
+                source=source, url=url, reason=f"cannot read file: {exc}", fetched_at=fetched
+            )
+            return
+        with stream:
+            try:
+                yield from stream_reader(stream, url, source, params or {})
+            except OSError as exc:  # a read failing half-way (a disk error, a file cut)
+                yield RawError(
+                    source=source,
+                    url=url,
+                    reason=f"cannot read file to the end: {exc}",
+                    fetched_at=fetched,
+                )
+        return
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -34,12 +34,19 @@ against the real export of 2020-04-16 (../shared/fixtures/contracts-finder/):
 - Link: the first URL in ``Links`` (the buyer's portal page for the notice). Otherwise the
   Contracts Finder page ``/Notice/<GUID>`` only when a GUID is known (the identifier itself
   is one); otherwise none.
-A value that is present but unreadable (a date, a number) or too long for its column raises
-NormaliseError naming the column, so the row is kept as an IngestError, not stored half-read.
+A value that is present but unreadable (a date, a number, "inf" or a number too large to
+be one) or too long for its column raises NormaliseError naming the column, so the row is
+kept as an IngestError, not stored half-read. Nothing else is raised, whatever the text.
+
+Columns. The reader reads exactly the columns named above; all but ``Closing Time`` are in
+every export, and the spider (spiders.sources.contracts_finder_csv: ``REQUIRED_COLUMNS``,
+``OPTIONAL_COLUMNS``) refuses a file whose header lacks one, so a renamed column cannot
+blank a field in every row. tests/models/formats checks the two lists against this reader.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -92,14 +99,16 @@ def _money(row: dict[str, Any], column: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise NormaliseError(f"{column} is not a number: {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value):  # also "inf", "nan" and 1e400 (float says inf)
+        raise NormaliseError(f"{column} is not a number: {text[:100]!r}")
     return value if value > 0 else None
 
 
 def _required(value: _T | None, column: str, text: str, kind: str = "date") -> _T:
     """What was read from a column's text, or NormaliseError naming the column."""
     if value is None:
-        raise NormaliseError(f"{column} is not a {kind}: {text!r}")
+        raise NormaliseError(f"{column} is not a {kind}: {text[:100]!r}")
     return value
 
 

@@ -220,3 +220,34 @@ def test_csv_export_that_is_not_a_csv_is_reported(cf, tmp_path) -> None:
     assert err["source"] == "contracts_finder_csv" and err["url"].endswith("/Search/GetCsvFile")
     assert "not a Contracts Finder CSV export" in err["reason"]
     assert lines(outcome.notices_path) == []
+
+
+def test_csv_export_without_a_needed_column_is_refused(cf, tmp_path, fixtures_dir) -> None:
+    raw = (fixtures_dir / "contracts-finder" / CF_CSV_CAPTURE).read_bytes()
+    head, rest = raw.split(b"\r\n", 1)
+    renamed = head.replace(b'"Closing Date"', b'"Deadline"') + b"\r\n" + rest
+    cf.add_fault(Fault(match=lambda p, q: True, status=200, body=renamed))
+    outcome = crawl(
+        "contracts_finder_csv", tmp_path / "csv.jsonl", {"base_url": cf.url + "/cf-csv"}, FAST
+    )
+    assert outcome.returncode == 3  # incomplete: nothing of the export was used
+    (err,) = lines(outcome.errors_path)
+    assert err["url"].endswith("/Search/GetCsvFile") and err["record"] is None
+    assert "has no 'Closing Date' column" in err["reason"] and cf.url in err["reason"]
+    assert err["body"] == head.replace(b'"Closing Date"', b'"Deadline"').decode() + "\r\n"
+    assert lines(outcome.notices_path) == []  # not 500 notices without a deadline
+
+
+def test_csv_export_cut_short_keeps_the_rows_before_the_cut(cf, tmp_path, fixtures_dir) -> None:
+    raw = (fixtures_dir / "contracts-finder" / CF_CSV_CAPTURE).read_bytes()
+    text = raw.decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    cut = raw.index(rows[250]["Description"].encode()) + 10  # inside row 251's description
+    cf.add_fault(Fault(match=lambda p, q: True, truncate=cut))
+    outcome = crawl(
+        "contracts_finder_csv", tmp_path / "csv.jsonl", {"base_url": cf.url + "/cf-csv"}, FAST
+    )
+    assert [n["payload"] for n in lines(outcome.notices_path)] == rows[:250]
+    (err,) = lines(outcome.errors_path)
+    assert err["record"] == "row 251" and "ends inside a quoted field" in err["reason"]
+    assert err["body"].endswith(rows[250]["Description"][:10])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
+from models.formats.contracts_finder_csv import normalise_cf_csv_row
 from models.store.store import store_errors, store_records
 from models.store.tables import IngestError, Notice, Opportunity
 from spiders.files import read_file
@@ -117,3 +118,108 @@ def test_a_bad_row_is_kept_as_an_error_not_dropped(engine, fixtures_dir, tmp_pat
         assert reasons[0] == "Closing Date is not a date: 'next Tuesday'"
         assert reasons[1].startswith("row 3 (line") and "repeats Notice Identifier" in reasons[1]
         assert all(e.source == "contracts_finder_csv" and e.body for e in rows)
+
+
+# --- a Contracts Finder CSV export that does not lose data silently ---------------------------
+
+CSV_2020 = "cf_search_export_csv_2020-04-16_open_notices_part1_even_rows.csv"
+
+
+def export_rows(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, *rows])
+    return out.getvalue().encode("utf-8")
+
+
+def import_file(engine, path: Path):
+    """What ``bidbell import`` does with one file: (store result, errors kept)."""
+    notices, errors = [], []
+    for rec in read_file("contracts_finder_csv", "contracts_finder_csv", path):
+        (notices if rec.kind == "notice" else errors).append(rec.model_dump())
+    with Session(engine) as s:
+        r = store_records(s, notices, now=NOW)
+        kept = store_errors(s, errors)
+        s.commit()
+    return r, kept
+
+
+def test_a_renamed_column_stores_nothing_and_says_which(engine, fixtures_dir, tmp_path) -> None:
+    raw = (fixtures_dir / CF / CSV_2020).read_bytes()
+    head, rest = raw.split(b"\r\n", 1)
+    path = tmp_path / "renamed.csv"
+    path.write_bytes(head.replace(b'"Closing Date"', b'"Closing date"') + b"\r\n" + rest)
+    r, kept = import_file(engine, path)
+    assert (r.received, kept) == (0, 1)  # not 500 notices without a deadline
+    with Session(engine) as s:
+        assert count(s, Notice, "contracts_finder_csv") == 0
+        (err,) = s.exec(select(IngestError)).all()
+        assert err.record is None and err.url == path.resolve().as_uri()
+        assert "no 'Closing Date' column (perhaps renamed: 'Closing Date' as 'Closing date')" in (
+            err.reason
+        )
+        assert str(path) in err.reason and err.body.startswith('"Notice Identifier"')
+
+
+# The rows stored below: the first 100 real rows of the export, written back as the website
+# writes them (the reader's own tests take all 500; storing is the slow part here).
+STORED = 100
+
+
+@pytest.fixture(scope="module")
+def real_rows(fixtures_dir) -> tuple[list[str], list[list[str]]]:
+    raw = (fixtures_dir / CF / CSV_2020).read_bytes().decode("utf-8")
+    header, *rows = csv.reader(io.StringIO(raw, newline=""))
+    return header, [list(r) for r in rows[:STORED]]
+
+
+def test_an_oversized_row_costs_only_itself(engine, real_rows, tmp_path) -> None:
+    header, rows = real_rows
+    rows = [list(r) for r in rows]
+    rows[9][header.index("Description")] = ("word " * 20 + "\r\n") * 100_000  # 10 MB
+    path = tmp_path / "big.csv"
+    path.write_bytes(export_rows(header, rows))
+    r, kept = import_file(engine, path)
+    assert (r.received, r.inserted, r.rejected, kept) == (STORED - 1, STORED - 1, 0, 1)
+    with Session(engine) as s:
+        assert count(s, Notice, "contracts_finder_csv") == STORED - 1
+        (err,) = s.exec(select(IngestError)).all()
+        assert (
+            err.record == "row 10" and "is 10,2" in err.reason and "bytes, over the" in err.reason
+        )
+        assert rows[9][0].strip() in err.reason
+        assert 65_536 < len(err.body) < 70_000 and "word word" in err.body
+
+
+def test_a_stray_windows_1252_byte_stores_every_pound_sign(engine, real_rows, tmp_path) -> None:
+    header, rows = real_rows
+    good = export_rows(header, rows)
+    at = good.index("£".encode())
+    path = tmp_path / "stray.csv"
+    path.write_bytes(good[:at] + b"\xa3" + good[at + 2 :])  # one "£" as a Windows-1252 byte
+    r, kept = import_file(engine, path)
+    assert (r.received, r.inserted, r.rejected, kept) == (STORED, STORED, 0, 0)
+    published = [dict(zip(header, row, strict=True)) for row in rows]
+    with Session(engine) as s:
+        payloads = s.exec(select(Notice.payload).order_by(Notice.id)).all()
+        assert payloads == published  # every row as published, the stray byte's row too
+        texts = s.exec(select(Opportunity.title, Opportunity.description)).all()
+    assert not any("Â" in t + d for t, d in texts)
+    clean = [normalise_cf_csv_row("contracts_finder_csv", row) for row in published]
+    pounds = sum((n.title + n.description).count("£") for n in clean)
+    assert sum((t + d).count("£") for t, d in texts) == pounds > 5
+
+
+def test_a_nul_in_a_row_costs_that_row_only(engine, real_rows, tmp_path) -> None:
+    # PostgreSQL cannot hold NUL in text or JSON: one such row must not lose the import
+    header, rows = real_rows
+    rows = [list(r) for r in rows]
+    rows[2][header.index("Description")] += "\x00 and after"
+    path = tmp_path / "nul.csv"
+    path.write_bytes(export_rows(header, rows))
+    r, kept = import_file(engine, path)
+    assert (r.received, r.inserted, r.rejected, kept) == (STORED - 1, STORED - 1, 0, 1)
+    with Session(engine) as s:
+        assert count(s, Notice, "contracts_finder_csv") == STORED - 1
+        (err,) = s.exec(select(IngestError)).all()
+        assert err.record == "row 3" and "holds a NUL byte" in err.reason
+        assert "\\x00 and after" in err.body
