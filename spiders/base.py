@@ -4,6 +4,10 @@
   a report of what was done (for the caller's checkpoint), errors as RawError records.
 - ``OcdsReleasePackageSpider``: APIs that answer OCDS release packages for a date window
   and page through ``links.next`` (Find a Tender, Contracts Finder...).
+- ``ConditionalGetSpider``: one document fetched with a conditional GET (ETag /
+  Last-Modified carried from run to run, ``Validators``): feeds.
+- ``spiders.listing_detail.ListingDetailSpider``: web portals listed page by page, each
+  item's detail page read only when its listing row is new or changed (ProContract).
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import urlencode
 
 import scrapy
@@ -433,3 +437,104 @@ class OcdsReleasePackageSpider(BidbellSpider):
         err = self.failure_error(failure)
         w.status, w.error = "failed", err.reason
         yield err
+
+
+# --- conditional GET -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Validators:
+    """What a server said about one document (``ETag``, ``Last-Modified``), to ask it next
+    time "changed since?" (a conditional GET). Carried in a spider's state as ``{"url",
+    "etag", "last_modified"}``; validators are sent only to the URL that gave them."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def carried(cls, state: Mapping[str, Any], url: str) -> Self:
+        """The validators a previous run kept for ``url`` (none if they were for another)."""
+        if state.get("url") != url:
+            return cls(url)
+        etag, modified = state.get("etag"), state.get("last_modified")
+        return cls(
+            url,
+            etag if isinstance(etag, str) and etag else None,
+            modified if isinstance(modified, str) and modified else None,
+        )
+
+    @classmethod
+    def of(cls, response: Response, url: str) -> Self:
+        """The validators a response sent for the document at ``url`` (the URL asked for,
+        which a redirect does not change)."""
+
+        def header(name: bytes) -> str | None:
+            value = response.headers.get(name)
+            return value.decode("latin-1") if value else None
+
+        return cls(url, header(b"ETag"), header(b"Last-Modified"))
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out
+
+    def as_state(self) -> dict[str, str | None]:
+        # Every key, None included: the caller merges states, and a validator the server no
+        # longer sends must not survive from an older run.
+        return {"url": self.url, "etag": self.etag, "last_modified": self.last_modified}
+
+
+class ConditionalGetSpider(BidbellSpider):
+    """A document fetched with a conditional GET, its validators carried in ``state``.
+
+    ``conditional_request`` sends the last run's ``If-None-Match`` / ``If-Modified-Since``
+    (for that URL only); ``not_modified`` handles a 304 (nothing to read, the crawl is
+    complete, the validators are kept). After reading a body, the spider keeps the new
+    validators (``keep_new_validators``) only when it read the body in full; after a bad
+    body it keeps the old ones (``keep_old_validators``), so the next run asks again rather
+    than being told "not modified" about a document it never read."""
+
+    def conditional_request(
+        self, url: str, callback: Callable[..., Any], errback: Callable[..., Any]
+    ) -> scrapy.Request:
+        old = Validators.carried(self.state_in, url)
+        return scrapy.Request(
+            url,
+            headers=old.headers(),
+            callback=callback,
+            errback=errback,
+            meta={"handle_httpstatus_list": [304], "validators": old},
+            dont_filter=True,
+        )
+
+    def not_modified(self, response: Response) -> bool:
+        """True (and the crawl complete, the validators kept) if the server answered 304."""
+        if response.status != 304:
+            return False
+        self.logger.info("%s: not modified since the last run", self.source)
+        self.keep_old_validators(response)
+        self.report.complete = True
+        return True
+
+    def keep_old_validators(self, response: Response) -> None:
+        old = self._sent(response)
+        self.report.state = old.as_state() if old else {}
+
+    def keep_new_validators(self, response: Response) -> None:
+        self.report.state = Validators.of(response, self._sent(response).url).as_state()
+
+    def _sent(self, response: Response) -> Validators:
+        """The validators the request carried (a response made without conditional_request,
+        as a test or a saved file: the carried state's for its URL)."""
+        sent = response.meta.get("validators")
+        return (
+            sent
+            if isinstance(sent, Validators)
+            else Validators.carried(self.state_in, response.url)
+        )

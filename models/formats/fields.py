@@ -54,6 +54,9 @@ class NoticeFields:
     # Sub-contract work under a prime contractor, and the parent contract's reference.
     is_subcontract: bool | None = None
     parent_reference: str | None = None
+    # Identifiers the source publishes besides source_id (a buyer's reference such as
+    # ProContract's "DN820956"): models.dedupe compares them as published identifiers.
+    references: list[str] = field(default_factory=list)
     url: str = ""
 
     def as_dict(self) -> dict[str, Any]:

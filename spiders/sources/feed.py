@@ -1,10 +1,10 @@
 """Any RSS or Atom feed of opportunities.
 
-One conditional GET (``If-None-Match`` / ``If-Modified-Since`` from the ETag and
-Last-Modified the feed sent last time, kept in ``state_in``; the new ones go to
-``report.state``), then feedparser on the response bytes (never ``feedparser.parse(url)``:
-Scrapy is the HTTP client, with our retries, timeouts and user agent). A 304 yields
-nothing and the crawl is complete.
+One conditional GET (spiders.base.ConditionalGetSpider: ``If-None-Match`` /
+``If-Modified-Since`` from the ETag and Last-Modified the feed sent last time, carried in the
+state), then feedparser on the response bytes (never ``feedparser.parse(url)``: Scrapy is the
+HTTP client, with our retries, timeouts and user agent). A 304 yields nothing and the crawl
+is complete.
 
 Params: ``path`` (appended to base_url; base_url alone may be the feed).
 Records: ``format="feed-entry"`` (models/formats/feed.py, which gives the OCID rule:
@@ -27,14 +27,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from bidbell.clock import now_iso
 from bidbell.ids import entry_key, entry_source_id, feed_ocid
 from bidbell.records import RawError, RawNotice
-from spiders.base import BidbellSpider
+from spiders.base import ConditionalGetSpider
 
 
 def _iso(parsed: Any) -> str | None:
@@ -44,11 +43,6 @@ def _iso(parsed: Any) -> str | None:
         return datetime(y, mo, d, h, mi, sec, tzinfo=UTC).isoformat()
     except (TypeError, ValueError):
         return None
-
-
-def header(response: Response, name: bytes) -> str:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else ""
 
 
 def entry_payload(entry: Any, feed: Any) -> dict[str, Any]:
@@ -75,7 +69,7 @@ def entry_payload(entry: Any, feed: Any) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if v not in (None, "", [])}
 
 
-class FeedSpider(BidbellSpider):
+class FeedSpider(ConditionalGetSpider):
     name = "feed"
     record_format = "feed-entry"
 
@@ -83,50 +77,22 @@ class FeedSpider(BidbellSpider):
         super().__init__(source=source, base_url=base_url, **kwargs)
         self.feed_url = self.base_url + path
 
-    def validators(self) -> dict[str, str]:
-        """The last run's ETag / Last-Modified, if they were for this feed URL."""
-        if self.state_in.get("url") != self.feed_url:
-            return {}
-        return {
-            k: v
-            for k, v in (
-                ("etag", self.state_in.get("etag")),
-                ("last_modified", self.state_in.get("last_modified")),
-            )
-            if isinstance(v, str) and v
-        }
-
     async def start(self) -> Any:
-        old = self.validators()
-        headers = {}
-        if "etag" in old:
-            headers["If-None-Match"] = old["etag"]
-        if "last_modified" in old:
-            headers["If-Modified-Since"] = old["last_modified"]
-        yield scrapy.Request(
-            self.feed_url,
-            headers=headers,
-            callback=self.parse_feed,
-            errback=self.on_error,
-            meta={"handle_httpstatus_list": [304]},
-            dont_filter=True,
-        )
+        yield self.conditional_request(self.feed_url, self.parse_feed, self.on_error)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         self.report.pages += 1
-        if response.status == 304:
-            self.logger.info("%s: not modified since the last run", self.source)
-            self.report.state = {"url": self.feed_url, **self.validators()}
-            self.report.complete = True
+        if self.not_modified(response):
             return
         body = response.body
-        ctype = header(response, b"Content-Type")
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         parsed = feedparser.parse(
             io.BytesIO(body),
             response_headers={"content-type": ctype, "content-location": response.url},
         )
         problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
         if not parsed.get("version") or (problem and not parsed.entries):
+            self.keep_old_validators(response)
             yield self.error(
                 response.url,
                 f"invalid feed: {problem or 'not RSS or Atom'}",
@@ -153,13 +119,10 @@ class FeedSpider(BidbellSpider):
         fetched = now_iso()
         for n, entry in enumerate(parsed.entries, 1):
             yield self.record(response.url, entry, parsed.feed, n, fetched)
-        if invalid:
-            return  # incomplete, and no new validators: the next run reads it again
-        self.report.state = {
-            "url": self.feed_url,
-            "etag": header(response, b"ETag") or None,
-            "last_modified": header(response, b"Last-Modified") or None,
-        }
+        if invalid:  # incomplete, and the old validators: the next run reads it again
+            self.keep_old_validators(response)
+            return
+        self.keep_new_validators(response)
         self.report.complete = True
 
     def record(self, url: str, entry: Any, feed: Any, n: int, fetched: str) -> RawNotice | RawError:

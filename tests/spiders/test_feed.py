@@ -122,3 +122,16 @@ def test_a_body_that_is_not_a_feed_is_an_error_with_the_body_kept(
     # what a lenient parse recovered from broken XML is kept; nothing from a non-feed
     assert [n["source_id"] for n in lines(outcome.notices_path)] == recovered
     assert outcome.report["state"] == {}  # no new validators: the next run asks again
+
+
+def test_a_bad_body_keeps_the_validators_of_the_last_good_one(server, site, tmp_path) -> None:
+    first = run(server, tmp_path, "/rss.xml")
+    state = first.report["state"]
+    assert state["etag"]
+    # the feed URL now answers 200 with a page that is not a feed (and its own ETag)
+    site.update("/rss.xml", b"<html><body>Down for maintenance</body></html>")
+    bad = run(server, tmp_path, "/rss.xml", state=state, name="bad.jsonl")
+    assert bad.returncode == 3 and lines(bad.notices_path) == []
+    assert server.request_headers[-1]["If-None-Match"] == state["etag"]
+    # not the bad body's validators: the next run asks again with the good one's
+    assert bad.report["state"] == state
