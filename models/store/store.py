@@ -438,7 +438,11 @@ def _rebuild_opportunities(
         session.execute(insert(OpportunityEvent.__table__), events)  # type: ignore[attr-defined]
         result.events += len(events)
     for row in linkable:
-        row["references"] = [n.source_id for n in by_ocid[row["ocid"]]]
+        # every identifier its notices publish: record ids, and references such as
+        # ProContract's DN number or a buyer's own reference
+        row["references"] = list(
+            dict.fromkeys(r for n in by_ocid[row["ocid"]] for r in (n.source_id, *n.references))
+        )
     linked = link_listings(session, linkable)
     result.listings_linked += linked.linked
 
