@@ -38,6 +38,7 @@ from twisted.python.failure import Failure
 from bidbell.clock import now_iso
 from bidbell.ids import GUID_PATTERN, row_hash
 from bidbell.records import RawError, RawNotice
+from bidbell.text import yes_no_setting
 from spiders.base import BidbellSpider, SpiderConfigError
 
 _ROBOTS = "forbidden by robots.txt"
@@ -279,15 +280,6 @@ class LabelledDetail:
 
 
 # --- the spider --------------------------------------------------------------------------
-def _truthy(value: Any) -> bool:
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false, got {value!r}")
-
-
 class ListingDetailSpider(BidbellSpider):
     """A portal listed page by page, each item's detail page read when its row is new or
     changed. Arguments: ``max_pages``, ``details`` (read detail pages; default true),
@@ -367,7 +359,7 @@ class ListingDetailSpider(BidbellSpider):
             self.max_pages = int(
                 max_pages if max_pages not in (None, "") else self.default_max_pages
             )
-            self.details = _truthy(details)
+            self.details = yes_no_setting(details, "details")
             delay = float(download_delay) if download_delay not in (None, "") else None
         except ValueError as exc:
             raise SpiderConfigError(

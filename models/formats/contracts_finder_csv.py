@@ -54,13 +54,13 @@ from typing import Any, TypeVar
 from bidbell.clock import END_OF_DAY, START_OF_DAY, parse_time, parse_uk_date, uk_local
 from bidbell.clock import deadline as read_deadline
 from bidbell.clock import published as read_published
+from bidbell.ids import guid
 from models.classify.uk_regions import regions_from_names
 from models.formats.fields import NormaliseError, NoticeFields
 from models.formats.text import clean_text, cpv_code, uk_postcode, yes_no
 
 OCID_PREFIX = "bidbell-cf-"
 CF_NOTICE_URL = "https://www.contractsfinder.service.gov.uk/Notice/{guid}"
-_GUID = re.compile(r"^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
 _URL = re.compile(r"(?:https?://|www\.)[^\s\"'<>]+", re.IGNORECASE)
 NO_DEADLINE_BEFORE = date(2001, 1, 2)  # 01/01/2001 is CF's "no closing date"
 # What the tables hold (models.tables): longer values are refused by name, not cut.
@@ -169,7 +169,8 @@ def notice_url(row: dict[str, Any]) -> str:
         if len(url) <= MAX_URL:
             return url
     identifier = _get(row, "Notice Identifier")
-    return CF_NOTICE_URL.format(guid=identifier.lower()) if _GUID.match(identifier) else ""
+    known = guid(identifier)
+    return CF_NOTICE_URL.format(guid=known) if known else ""
 
 
 def values(row: dict[str, Any]) -> tuple[float | None, float | None]:

@@ -13,6 +13,8 @@ from typing import Any
 
 import ftfy
 
+from bidbell.text import yes_no as yes_no  # the one reader, re-exported for the formats
+
 
 class _Text(HTMLParser):
     BREAKS = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "ul", "ol"})
@@ -114,12 +116,6 @@ def parse_money(text: object) -> tuple[float | None, float | None, str | None]:
     'TBC' or '' -> (None, None, None). See parse_value_text."""
     v = parse_value_text(text, money_field=True)
     return (v.amount, v.minimum, v.currency) if v else (None, None, None)
-
-
-def yes_no(value: object) -> bool | None:
-    """'Yes'/'Y'/'true' -> True; 'No'/'N'/'false' -> False (any case); anything else None."""
-    text = value.strip().lower() if isinstance(value, str) else ""
-    return True if text in ("yes", "y", "true") else False if text in ("no", "n", "false") else None
 
 
 # --- plain text, postcodes, CPV codes --------------------------------------------------------

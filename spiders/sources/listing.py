@@ -42,6 +42,7 @@ from twisted.python.failure import Failure
 from bidbell.clock import now_iso
 from bidbell.ids import bidbell_ocid, stable_id
 from bidbell.records import RawError, RawNotice
+from bidbell.text import yes_no
 from spiders.base import BidbellSpider, SpiderConfigError
 
 FIELDS = ("title", "link", "deadline", "value", "buyer", "description", "published", "parent")
@@ -137,11 +138,11 @@ class ListingSpider(BidbellSpider):
             "regions": [r.strip() for r in str(regions).split(",") if r.strip()],
             "cpv_codes": [c.strip() for c in str(cpv_codes).split(",") if c.strip()],
             # a prime's supply-chain page is sub-contract work; a buyer's own listing is not
-            "subcontract": str(subcontract).strip().lower() not in ("false", "0", "no"),
+            "subcontract": yes_no(subcontract) is not False,
         }
         # links that carry tracking parameters (?origin=SearchResults&p=1) lose them, so the
         # same notice keeps one id whichever page lists it
-        self.drop_query = str(drop_query).strip().lower() in ("true", "1", "yes")
+        self.drop_query = yes_no(drop_query) is True
         self.max_pages = int(max_pages)
         self.download_delay = float(download_delay)
         if self.max_pages < 1 or self.download_delay < 0:

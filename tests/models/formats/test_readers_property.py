@@ -33,9 +33,9 @@ from models.formats.fields import NormaliseError, NoticeFields
 from models.store.store import store_records
 from models.store.tables import IngestError, Notice
 from spiders.config import load_sources
-from tests.models.formats.test_procontract_format import payloads as procontract_payloads
 from spiders.sources.feed import entry_payload
 from spiders.sources.listing import ListingSpider
+from tests.models.formats.test_procontract_format import payloads as procontract_payloads
 
 
 def _records(fixtures_dir: Path) -> list[tuple[str, dict[str, Any]]]:
