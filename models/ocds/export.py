@@ -15,14 +15,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bidbell.clock import UK
 from models.ocds import LOTS_EXTENSION_URL, OCDS_VERSION, extension_url
 from models.store.tables import Opportunity
-
-UK = ZoneInfo("Europe/London")
 
 # Our stage (models.normalise.stage, models.formats.*) -> OCDS releaseTag (closed codelist).
 RELEASE_TAG = {

@@ -10,10 +10,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from bidbell.clock import UK
 from demo.replay.procontract import CONSTRUCTED_DIR
 from models.formats import normalise
 from models.formats.fields import NormaliseError, NoticeFields
@@ -27,7 +27,6 @@ from models.formats.procontract import (
 from spiders.sources.procontract import AdvertPage, OpportunitiesGrid
 
 IDS = [f"b1dbe11a-0000-4000-8000-{n:012d}" for n in range(1, 23)]
-UK = ZoneInfo("Europe/London")
 
 
 def payloads() -> dict[str, dict[str, Any]]:
