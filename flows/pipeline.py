@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from bidbell.clock import utcnow
 from bidbell.settings import get_settings
 from flows import steps
+from flows.progress import reporter
 from spiders.crawl import CrawlOutcome
 
 
@@ -69,11 +70,38 @@ def publish_feed(now: datetime) -> str:
 def _stage(name: str, errors: dict[str, str], run: Any, *args: Any) -> Any:
     """Run one stage's task; a failure is noted and the pipeline goes on to the next stage
     (a broken feed never stops alerts being sent, nor the other way round)."""
+    reporter().started(name)
     state = run(*args, return_state=True)
     if state.is_completed():
-        return state.result()
+        result = state.result()
+        reporter().finished(name, describe(name, result))
+        return result
     errors[name] = state.message or "failed"
+    reporter().finished(name, errors[name], ok=False)
     return None
+
+
+def describe(stage: str, result: Any) -> str:
+    """A stage's result in a few words, for the line the terminal shows."""
+    if not isinstance(result, dict):
+        return str(result) if result else "done"
+    if "stored" in result:  # a source's collect report
+        st = result["stored"]
+        text = (
+            f"{result['notices']} notice(s), {st.get('inserted', 0)} new, "
+            f"{st.get('updated', 0)} updated, {result['errors']} error(s)"
+        )
+        return text + (f"; {result['error']}" if result.get("error") else "")
+    if "alerts_created" in result:
+        return (
+            f"{result.get('opportunities', 0)} opportunities x {result.get('profiles', 0)} "
+            f"profiles -> {result['alerts_created']} new alert(s)"
+        )
+    if "sent" in result and "failed" in result:
+        return f"{result['sent']} sent, {result['failed']} failed"
+    if "labelled" in result:
+        return f"{result['labelled']} opportunity(ies) given a sector from text"
+    return ", ".join(f"{k} {v}" for k, v in result.items() if isinstance(v, int | str))[:200]
 
 
 @flow(name="run_pipeline", log_prints=False, validate_parameters=True)
@@ -81,6 +109,8 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     now = utcnow()
     names = sources or steps.known_sources(get_settings(), enabled_only=True)
     errors: dict[str, str] = {}
+    for name in names:
+        reporter().started(f"collect {name}")
     crawls = [crawl_source.submit(name, now) for name in names]
     # Stored one source after another: SQLite takes one writer at a time. Neither step
     # raises for a source's own failure (it is in the source's report).
@@ -90,15 +120,12 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
         if isinstance(outcome, BaseException):
             errors[f"crawl {name}"] = f"{type(outcome).__name__}: {outcome}"
             outcome = None
-        report = _stage(f"store {name}", errors, store_crawl, name, now, outcome)
-        collected.append(
-            report
-            or steps.CollectReport(source=name, window=("", ""), error="store failed").as_dict()
-        )
-    sectors = _stage("label_sectors", errors, label_sectors, now)
-    alerts = _stage("match_alerts", errors, match_alerts, now)
-    sent = _stage("deliver_alerts", errors, deliver_alerts, now)
-    feed = _stage("publish_feed", errors, publish_feed, now)
+        report = run_store(name, now, outcome, errors)
+        collected.append(report)
+    sectors = _stage("sectors from text", errors, label_sectors, now)
+    alerts = _stage("match", errors, match_alerts, now)
+    sent = _stage("send", errors, deliver_alerts, now)
+    feed = _stage("feed", errors, publish_feed, now)
     return {
         "now": now.isoformat(),
         "collected": collected,
@@ -108,3 +135,17 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
         "feed": feed,
         "errors": errors,
     }
+
+
+def run_store(
+    name: str, now: datetime, outcome: CrawlOutcome | None, errors: dict[str, str]
+) -> dict[str, Any]:
+    """Store one source's crawl and say so on one line (collect = crawl + store)."""
+    state = store_crawl(name, now, outcome, return_state=True)
+    if state.is_completed():
+        report: dict[str, Any] = state.result()
+    else:
+        errors[f"store {name}"] = state.message or "failed"
+        report = steps.CollectReport(source=name, window=("", ""), error="store failed").as_dict()
+    reporter().finished(f"collect {name}", describe("collect", report), ok=not report["error"])
+    return report

@@ -32,6 +32,11 @@ def prepare_prefect_env() -> Path:
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # no network: no telemetry
     os.environ["DO_NOT_TRACK"] = "1"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    # Prefect's per-task lines to <PREFECT_HOME>/run.log; the terminal shows our own lines
+    # (flows.progress) and Prefect's warnings and errors.
+    os.environ.setdefault(
+        "PREFECT_LOGGING_CONFIG_PATH", str(Path(__file__).with_name("prefect_logging.yml"))
+    )
     # Flow and task logs go to the terminal only: the temporary server is gone after the
     # run, and shipping logs to it at exit fails ("Error logging to API").
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
@@ -77,8 +82,10 @@ def run_pipeline_once(sources: list[str] | None) -> dict[str, Any] | None:
         server = _start_local_server(home / "server.log")
     try:
         from flows.pipeline import run_pipeline
+        from flows.progress import displaying
 
-        state = run_pipeline(sources=sources, return_state=True)
+        with displaying():
+            state = run_pipeline(sources=sources, return_state=True)
         if state.is_failed():
             typer.secho(f"pipeline failed: {state.message}", fg=typer.colors.RED, err=True)
             return None
