@@ -31,6 +31,7 @@ gets the commonest training sector with its share as the confidence.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import re
 from collections import Counter, defaultdict
@@ -101,6 +102,7 @@ class LabelledNotice:
     title: str
     description: str
     sector: str
+    published: str = ""  # YYYY-MM-DD, when known (held-out notices of a later period)
 
     @property
     def group(self) -> str:
@@ -233,3 +235,77 @@ def macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> Evaluation:
 def evaluate(model: SectorModel, notices: Sequence[LabelledNotice]) -> Evaluation:
     predicted = [model.predict(n.title, n.description)[0] for n in notices]
     return macro_f1([n.sector for n in notices], predicted)
+
+
+# --- a linear model over TF-IDF features (scikit-learn to fit; numpy to apply) -----------
+
+
+def linear_features(title: str, description: str) -> list[str]:
+    """The words of ``notice_words`` and the pairs of neighbouring words ("grass_cut")."""
+    w = notice_words(title, description)
+    return w + [f"{a}_{b}" for a, b in itertools.pairwise(w) if a != b]
+
+
+LINEAR_C = 10.0  # inverse regularisation (set on held-out notices of a later period)
+
+
+@dataclass(frozen=True)
+class LinearSectorModel:
+    """Multinomial logistic regression over sub-linear TF-IDF of ``linear_features``,
+    classes balanced. Fitted with scikit-learn; kept and applied as plain arrays (no pickle,
+    no scikit-learn needed to apply it). Same questions as ``SectorModel``."""
+
+    classes: tuple[str, ...]
+    vocabulary: dict[str, int]
+    idf: np.ndarray  # words
+    coef: np.ndarray  # classes x words
+    intercept: np.ndarray  # classes
+    n_train: int
+
+    def posterior(self, title: str, description: str = "") -> np.ndarray | None:
+        counts: Counter[int] = Counter(
+            self.vocabulary[f] for f in linear_features(title, description) if f in self.vocabulary
+        )
+        if not counts:
+            return None
+        idx = np.fromiter(counts, dtype=np.int64)
+        x = (1.0 + np.log(np.fromiter(counts.values(), dtype=float))) * self.idf[idx]
+        x /= np.linalg.norm(x)
+        scores = self.coef[:, idx] @ x + self.intercept
+        p = np.exp(scores - scores.max())
+        return p / p.sum()
+
+    def predict(self, title: str, description: str = "") -> tuple[str, float]:
+        p = self.posterior(title, description)
+        if p is None:
+            return self.classes[int(np.argmax(self.intercept))], 0.0
+        best = int(np.argmax(p))
+        return self.classes[best], round(float(p[best]), 3)
+
+
+def train_linear(
+    notices: Iterable[LabelledNotice],
+    cpv_list: Iterable[tuple[str, str]] = (),
+    cpv_weight: float = 0.3,
+    c: float = LINEAR_C,
+) -> LinearSectorModel:
+    """Fit on notices (and the CPV list's descriptions, each ``cpv_weight`` of a notice)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    docs = [(linear_features(n.title, n.description), n.sector, 1.0) for n in notices]
+    n_train = len(docs)
+    docs += [(linear_features(text, ""), sector, cpv_weight) for text, sector in cpv_list]
+    vec = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True)
+    x = vec.fit_transform([d for d, _, _ in docs])
+    lr = LogisticRegression(C=c, max_iter=500, tol=1e-3, class_weight="balanced")
+    lr.fit(x, [s for _, s, _ in docs], sample_weight=[w for _, _, w in docs])
+    order = [list(lr.classes_).index(c_) for c_ in SECTORS if c_ in lr.classes_]
+    return LinearSectorModel(
+        classes=tuple(str(lr.classes_[i]) for i in order),
+        vocabulary={str(w): int(i) for w, i in vec.vocabulary_.items()},
+        idf=np.asarray(vec.idf_, dtype=float),
+        coef=np.asarray(lr.coef_[order], dtype=float),
+        intercept=np.asarray(lr.intercept_[order], dtype=float),
+        n_train=n_train,
+    )
