@@ -38,6 +38,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -283,26 +284,46 @@ class LinearSectorModel:
         return self.classes[best], round(float(p[best]), 3)
 
 
-def train_linear(
+def fit_linear(
     notices: Iterable[LabelledNotice],
     cpv_list: Iterable[tuple[str, str]] = (),
     cpv_weight: float = 0.3,
     c: float = LINEAR_C,
-) -> LinearSectorModel:
-    """Fit on notices (and the CPV list's descriptions, each ``cpv_weight`` of a notice)."""
+) -> tuple[Any, Any, int]:
+    """The fitted scikit-learn parts (vectoriser, logistic regression) and how many notices
+    they were fitted on; ``train_linear`` keeps their parameters as arrays."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     docs = [(linear_features(n.title, n.description), n.sector, 1.0) for n in notices]
     n_train = len(docs)
     docs += [(linear_features(text, ""), sector, cpv_weight) for text, sector in cpv_list]
-    vec = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True)
+    vec = TfidfVectorizer(analyzer=_as_is, sublinear_tf=True)
     x = vec.fit_transform([d for d, _, _ in docs])
     lr = LogisticRegression(C=c, max_iter=500, tol=1e-3, class_weight="balanced")
     lr.fit(x, [s for _, s, _ in docs], sample_weight=[w for _, _, w in docs])
-    order = [list(lr.classes_).index(c_) for c_ in SECTORS if c_ in lr.classes_]
+    return vec, lr, n_train
+
+
+def _as_is(features: list[str]) -> list[str]:
+    return features
+
+
+def train_linear(
+    notices: Iterable[LabelledNotice],
+    cpv_list: Iterable[tuple[str, str]] = (),
+    cpv_weight: float = 0.3,
+    c: float = LINEAR_C,
+) -> LinearSectorModel:
+    """Fit on notices (and the CPV list's descriptions, each ``cpv_weight`` of a notice) and
+    keep the fitted parameters as plain arrays."""
+    vec, lr, n_train = fit_linear(notices, cpv_list, cpv_weight, c)
+    known = list(lr.classes_)
+    if len(known) < 3:  # two classes make one coefficient row: not this model's shape
+        raise ValueError(f"a linear sector model needs three sectors or more, not {known}")
+    order = [known.index(s) for s in SECTORS if s in known]
     return LinearSectorModel(
-        classes=tuple(str(lr.classes_[i]) for i in order),
+        classes=tuple(str(known[i]) for i in order),
         vocabulary={str(w): int(i) for w, i in vec.vocabulary_.items()},
         idf=np.asarray(vec.idf_, dtype=float),
         coef=np.asarray(lr.coef_[order], dtype=float),
