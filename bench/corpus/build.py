@@ -54,6 +54,12 @@ SOURCES: tuple[tuple[str, str, str, str], ...] = (
         "data/notices.csv",
         "cf_csv",
     ),
+    (
+        "sandyknight/young-people-treatment-unit-cost",
+        "81ef205ffea414e7df70ed06f2cd86edc5edf7fb",
+        "data/raw/notices.csv",
+        "cf_csv",
+    ),
 )
 
 
@@ -158,7 +164,7 @@ def main() -> None:
     notices = build(args.mirror)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "notices.jsonl.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as f:
+    with io.TextIOWrapper(gzip.GzipFile(path, "wb", mtime=0), encoding="utf-8") as f:
         for n in notices:
             f.write(json.dumps(n, ensure_ascii=False, sort_keys=True) + "\n")
     print(f"{len(notices)} notices -> {path}")

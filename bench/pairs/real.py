@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import io
 import json
 import re
@@ -54,7 +55,7 @@ REPO = "sfong8/bidstat_scrape"
 COMMIT = "1fc40056bb815ff6de9776f9e359b0d2245b8539"
 CF_FILES = ("notices.csv", "hmrc_contracts.csv")
 TED_FILE = "ojeu_2020_10_05.csv"
-FILE_NAME = "real_pairs.jsonl"
+FILE_NAME = "real_pairs.jsonl.gz"
 _OJ_REF = re.compile(r"\b(20\d\d)/S\s*\d{1,3}\s*-\s*(\d{3,6})\b")
 _TED_URL = re.compile(r"NOTICE:(\d+)-(\d{4})")
 
@@ -237,7 +238,7 @@ def _load(d: dict[str, Any]) -> NoticeFields:
 
 def write_pairs(pairs: list[LabelledPair], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
+    with io.TextIOWrapper(gzip.GzipFile(path, "wb", mtime=0), encoding="utf-8") as f:
         for p in pairs:
             row = {"id": p.id, "kind": p.kind, "label": p.label, "note": p.note,
                    "a": _dump(p.a), "b": _dump(p.b)}  # fmt: skip
@@ -246,7 +247,7 @@ def write_pairs(pairs: list[LabelledPair], path: Path) -> None:
 
 def load_real_pairs(path: Path) -> list[LabelledPair]:
     out = []
-    with path.open(encoding="utf-8") as f:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
             out.append(
