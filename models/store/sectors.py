@@ -14,7 +14,7 @@ ignored (``active_model`` returns None) and so retrained.
 
 Opportunities labelled from text have ``sector_basis = "text"``; from CPV codes, "cpv". A
 text label is kept only when the model is at least ``sector_text.CONFIDENCE_THRESHOLD`` sure
-(0.6: right 83% of the time on held-out notices of a later period, bench/corpus); below it
+(0.6: right 84% of the time on held-out notices of a later period, bench/corpus); below it
 the opportunity keeps no sector (``sector_basis`` None), so a low-confidence guess is never
 shown as its sector.
 """
