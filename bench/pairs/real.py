@@ -3,7 +3,14 @@ EU's Official Journal (TED), and the hard non-pairs met among them (a framework'
 programme's awards with one title and buyer but other suppliers; the same title bought by
 another buyer).
 
-Both sides are real records of one period (July-October 2020), from one public capture:
+Beside them, hard non-pairs among one publisher's notices (``council_non_pairs``):
+Lancashire councils' Contracts Finder notices of 2015-2026 (tompickup23/burnleycouncil @
+467dd3f984bef8fcfc72cd2e4735492238ca1e3c : ``burnley-council/data/<council>/procurement.json``)
+with alike titles from one buyer - next year's re-tender, and call-off awards of one
+framework to other suppliers.
+
+Both sides of the cross-publication pairs are real records of one period (July-October
+2020), from one public capture:
 sfong8/bidstat_scrape @ 1fc40056bb815ff6de9776f9e359b0d2245b8539 - ``notices.csv`` and
 ``hmrc_contracts.csv`` (the Contracts Finder website's CSV export of awarded notices) and
 ``ojeu_2020_10_05.csv`` (UK award notices of 2020 in the Official Journal, one row per
@@ -16,13 +23,14 @@ not by the matcher:
 
 * 1 (the same procurement): the Contracts Finder notice quotes the TED notice's number
   ("2020/S 162-395455"); or the titles agree (token-set ratio 90+), the buyers agree, and a
-  supplier of one is a supplier of the other.
+  supplier of one is a supplier of the other, and the values are within 25% (of several TED
+  awards that fit, the one whose value agrees within 1%; none when that is not one).
 * 0 (different procurements): the titles agree but no supplier is shared (another contract
   of the same framework or programme, e.g. the Department of Health and Social Care's
   PPE awards to different suppliers under one title), or the buyers differ.
 * Pairs that fit neither rule (titles only roughly alike with a shared supplier) are left out.
 
-The set is written to ``real_pairs.jsonl`` beside the sector corpus (``corpus_path``); it
+The set is written to ``real_pairs.jsonl.gz`` beside the sector corpus (``corpus_path``); it
 is not committed (fetched data stays under shared/). ``python -m bench.pairs.real --mirror
 /work/.mirror --out var/corpus`` builds it.
 """
@@ -223,6 +231,80 @@ def label_pairs(
     return sorted(unique.values(), key=lambda p: p.id)
 
 
+# One council publisher's notices of 2015-2026 (Contracts Finder V2 search items): the
+# source of the re-tenders and call-off awards below.
+COUNCILS_REPO = "tompickup23/burnleycouncil"
+COUNCILS_COMMIT = "467dd3f984bef8fcfc72cd2e4735492238ca1e3c"
+RETENDER_DAYS = 300  # published, and closing, this far apart: a re-tender, not a re-publication
+
+
+def _day(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value[:10]).replace(tzinfo=UTC) if value else None
+
+
+def council_records(mirror: Path) -> list[NoticeFields]:
+    """Lancashire councils' Contracts Finder notices as that repository's scraper kept them
+    (one per notice id; ``awarded_supplier`` is the suppliers joined by commas)."""
+    repo = mirror / COUNCILS_REPO.replace("/", "+") / "repo"
+
+    def git(*args: str) -> str:
+        cmd = ["git", "--git-dir", str(repo), *args]
+        return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+    out: dict[str, NoticeFields] = {}
+    for path in git("ls-tree", "-r", "--name-only", COUNCILS_COMMIT).split("\n"):
+        if not (path.startswith("burnley-council/data/") and path.endswith("/procurement.json")):
+            continue
+        for c in json.loads(git("show", f"{COUNCILS_COMMIT}:{path}")).get("contracts", []):
+            out.setdefault(
+                c["id"],
+                NoticeFields(
+                    ocid=f"cf-{c['id']}", source_id=c["id"], title=c.get("title") or "",
+                    description=c.get("description") or "", buyer_name=c.get("organisation") or "",
+                    value_amount=c.get("awarded_value") or c.get("value_low") or None,
+                    published_at=_day(c.get("published_date")),
+                    deadline=_day(c.get("deadline_date")),
+                    suppliers=[x.strip() for x in (c.get("awarded_supplier") or "").split(",")
+                               if x.strip()],
+                    url=c.get("url") or "",
+                ),
+            )  # fmt: skip
+    return sorted(out.values(), key=lambda n: n.source_id)
+
+
+def council_non_pairs(records: list[NoticeFields]) -> list[LabelledPair]:
+    """Hard non-pairs among one buyer's notices with alike titles (token-set ratio 90+):
+    published, and closing, ``RETENDER_DAYS`` or more apart (next year's re-tender), or
+    published within a month with suppliers named on both and none shared (call-off awards
+    of one framework)."""
+    by_buyer: dict[str, list[NoticeFields]] = defaultdict(list)
+    for n in records:
+        by_buyer[n.buyer_name.lower().strip()].append(n)
+    out = []
+    for group in by_buyer.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if fuzz.token_set_ratio(a.title.lower(), b.title.lower()) < 90:
+                    continue
+                if a.published_at is None or b.published_at is None:
+                    continue
+                apart = abs((a.published_at - b.published_at).days)
+                closing = (
+                    abs((a.deadline - b.deadline).days) if a.deadline and b.deadline else apart
+                )
+                if apart >= RETENDER_DAYS and closing >= RETENDER_DAYS:
+                    kind, note = (
+                        "re_tender",
+                        f"one buyer, alike titles, published {apart} days apart",
+                    )
+                elif apart <= 31 and a.suppliers and b.suppliers and not _shared_supplier(a, b):
+                    kind, note = "call_off_award", "one buyer, alike titles, other suppliers"
+                else:
+                    continue
+                out.append(LabelledPair(f"real:{a.source_id}|{b.source_id}", kind, 0, a, b, note))
+    return out
+
+
 def _dump(n: NoticeFields) -> dict[str, Any]:
     d = asdict(n)
     for k in ("deadline", "published_at"):
@@ -264,6 +346,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("var/corpus"))
     args = ap.parse_args()
     pairs = label_pairs(cf_records(args.mirror), ted_records(args.mirror))
+    pairs += council_non_pairs(council_records(args.mirror))
     write_pairs(pairs, args.out / FILE_NAME)
     kinds: dict[str, int] = defaultdict(int)
     for p in pairs:
