@@ -10,9 +10,12 @@ Candidates come from SQL, not from a scan: every opportunity writes its blocking
 ``opportunityblock`` (buyer word x closing day, buyer word x publication week, rare title
 word x day/week, published identifiers, references in the title: ``models.dedupe``), stored
 exactly and probed with the spread (closing day +-1, publication week +-1), so two rows
-meet when their keys are near. A key shared by more than ``dedupe.BLOCK_CAP`` rows says
-nothing and is ignored. The decision is ``dedupe.same_procurement``; a row joins a group
-only if it has no hard conflict (another lot, call-off, year...) with any member of it.
+meet when their keys are near. Beside them, never probed, each row keeps what its notices say
+and an opportunity row does not hold (``CARRIED``: the buyer's reference, the awarded
+suppliers), so a stored row read back is compared with them. A key shared by more than
+``dedupe.BLOCK_CAP`` rows says nothing and is ignored. The decision is
+``dedupe.same_procurement``; a row joins a group only if it has no hard conflict (another
+lot, call-off, year, supplier...) with any member of it.
 
 A listing always points straight at its group's canonical row (when two groups join,
 every member is re-pointed at the new one), never at another listing.
