@@ -89,8 +89,58 @@ def labelled_notices(fixtures_dir: Path | None = None) -> list[LabelledNotice]:
         if not sectors or n.ocid in seen or not n.title:
             continue
         seen.add(n.ocid)
-        out.append(LabelledNotice(file, record, n.title, n.description, sectors[0]))
+        day = n.published_at.date().isoformat() if n.published_at else ""
+        out.append(LabelledNotice(file, record, n.title, n.description, sectors[0], day))
     return out
+
+
+# --- the labelled corpus of real notices (bench/corpus) ------------------------------------
+
+CORPUS_FILE = "notices.jsonl.gz"
+PERIOD_CUTOFF = "2024-01-01"  # train on notices published before, hold out those after
+
+
+def corpus_path(name: str = CORPUS_FILE) -> Path | None:
+    """A file of the corpus (bench/corpus/README.md): in the shared fixtures' ``corpus/``
+    folder, else where ``python -m bench.corpus.build`` writes it (``var/corpus/``)."""
+    from bidbell.settings import get_settings
+
+    settings = get_settings()
+    for folder in (settings.fixtures_dir / "corpus", settings.var_dir / "corpus"):
+        if (folder / name).exists():
+            return folder / name
+    return None
+
+
+def corpus_notices(path: Path) -> list[LabelledNotice]:
+    """The corpus's notices with a CPV code in a known division, labelled like the captures."""
+    import gzip
+
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            sectors = sectors_for(r["cpv"])
+            if sectors:
+                out.append(
+                    LabelledNotice(
+                        r["provenance"],
+                        r["id"],
+                        r["title"],
+                        r["description"],
+                        sectors[0],
+                        r["published"],
+                    )
+                )
+    return out
+
+
+def split_by_period(
+    notices: Sequence[LabelledNotice], cutoff: str = PERIOD_CUTOFF
+) -> tuple[list[LabelledNotice], list[LabelledNotice]]:
+    """(published before ``cutoff``, published on or after it); undated notices left out."""
+    dated = [n for n in notices if n.published]
+    return [n for n in dated if n.published < cutoff], [n for n in dated if n.published >= cutoff]
 
 
 def is_held_out(notice: LabelledNotice, seed: str = SPLIT_SEED) -> bool:

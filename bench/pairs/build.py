@@ -10,7 +10,6 @@ real pairs named by id below were found by reading the captures (see README.md).
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import random
 import re
@@ -18,6 +17,8 @@ from collections import defaultdict
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+
+from rapidfuzz import fuzz
 
 from bench.pairs.recipe import PAIRS_FILE, fixture_records
 from models.formats.fields import NoticeFields
@@ -423,7 +424,7 @@ class Builder:
 
         def title_ratio(a: tuple[str, str], b: tuple[str, str]) -> float:
             ta, tb = self.rec(a).title.lower(), self.rec(b).title.lower()
-            return difflib.SequenceMatcher(None, ta, tb).ratio()
+            return fuzz.ratio(ta, tb) / 100
 
         by_buyer: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for k in reps:

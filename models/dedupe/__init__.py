@@ -4,8 +4,10 @@ Pure functions, no I/O. Records are NoticeFields or anything with the same attri
 (objects or mappings): ``ocid``, ``source_id``, ``title``, ``description``, ``buyer_name``,
 ``buyer_id``, ``value_amount`` (a number, or money as text such as "£50k"),
 ``value_amount_gross``, ``value_min``, ``deadline`` and ``published_at`` (aware datetimes or
-ISO text), ``url``, and optionally ``references`` (identifiers the source publishes: the OCDS
-``tender.id``, Contracts Finder's "Notice Identifier", the buyer's own reference).
+ISO text), ``url``, and optionally ``references`` (identifiers the source publishes:
+Contracts Finder's "Notice Identifier", a portal's advert id), ``tender_reference`` (the
+buyer's own reference, OCDS ``tender.id``) and ``suppliers`` (the names an award notice
+gives).
 
 Order of evidence (``same_procurement``):
 
@@ -14,7 +16,9 @@ Order of evidence (``same_procurement``):
    in the URL) on both records is too, unless a hard conflict below says otherwise (a
    project-level reference is shared by sibling lots: Highways England's
    ``tender_205996/...`` is both Free-Flow Charging Package A and Package B).
-2. Hard conflicts, which keep records apart whatever else agrees: different lot / package /
+2. Hard conflicts, which keep records apart whatever else agrees: award notices naming
+   different suppliers (a framework's call-off awards agree on everything else), different
+   buyer references from one publisher (OCID prefix), different lot / package /
    phase numbers, different call-off or mini-competition numbers, other small numbers
    that differ ("Technology Services 3" / "4"), different years in the titles (a yearly
    re-tender), references of one series that differ (``P291`` / ``P292``), deadlines two
@@ -24,7 +28,8 @@ Order of evidence (``same_procurement``):
    overlap, or the same buyer id), deadline (± a day covers time-zone representations;
    an extension of up to 15 days still counts, more does not), value (net or gross,
    rounding of "£54k") and the opening words of the descriptions; a reference in both
-   titles ("DM/00157") adds to it.
+   titles ("DM/00157"), or the same buyer reference, adds to it. Words are compared with
+   rapidfuzz (typos: an Indel ratio of 88 or more; supplier names: token-set ratio 90).
    Titles that each name things the other does not ("Catering" / "Cleaning", "Diesel
    Fuelled Fleet" / "Zero Emission Fleet") are different procurements. Buyer names that
    do not match at all (a portal names itself: "capitalEsourcing") are let pass only when

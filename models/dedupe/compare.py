@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from models.dedupe.features import Features, features
-from models.dedupe.text import TitleParts, _word_match
+from models.dedupe.text import TitleParts, _word_match, same_supplier
 
 # Decision thresholds (set by hand on the real hard negatives in the captures; see
 # bench/pairs/README.md for the labelled set they are measured on).
@@ -172,10 +172,31 @@ def _ref_series_conflict(a: frozenset[str], b: frozenset[str]) -> tuple[str, str
     return None
 
 
+def _different_suppliers(a: Features, b: Features) -> bool:
+    """Both records name the suppliers awarded, and no supplier of one is one of the other."""
+    return bool(a.suppliers and b.suppliers) and not any(
+        same_supplier(x, y) for x in a.suppliers for y in b.suppliers
+    )
+
+
 def conflicts(a: Any, b: Any) -> list[str]:
     """Hard reasons two records are different procurements (empty: none found)."""
     fa, fb = features(a), features(b)
     out: list[str] = []
+    # Award notices of one framework or DPS can agree on title, buyer, value and dates:
+    # the contracts awarded to different suppliers are different contracts.
+    if _different_suppliers(fa, fb):
+        out.append(
+            f"awarded to different suppliers ({'; '.join(sorted(fa.suppliers))} / "
+            f"{'; '.join(sorted(fb.suppliers))})"
+        )
+    # One publisher's records with different buyer references are different procurements
+    # (across publishers a reference is written in other ways, or is another scheme's).
+    if (
+        fa.tender_ref and fb.tender_ref and fa.tender_ref != fb.tender_ref
+        and fa.publisher and fa.publisher == fb.publisher
+    ):  # fmt: skip
+        out.append(f"different buyer references ({fa.tender_ref} / {fb.tender_ref})")
     ta, tb = fa.title, fb.title
     for kind in ("lot", "package", "phase", "part", "calloff"):
         ia = {i for k, i in ta.marks if k == kind}
@@ -272,6 +293,9 @@ def same_procurement(a: Any, b: Any) -> SameProcurement:
     if val is not None and val <= 0.2:
         adjust -= 0.1
         reasons.append("values far apart")
+    if fa.tender_ref and fa.tender_ref == fb.tender_ref:
+        adjust += 0.1
+        reasons.append(f"same buyer reference {fa.tender_ref}")
     shared_refs = fa.title.refs & fb.title.refs
     if shared_refs:
         adjust += 0.1

@@ -12,7 +12,15 @@ from typing import Any
 
 from bidbell.clock import UK
 from bidbell.clock import published as read_instant
-from models.dedupe.text import _STOP, TitleParts, _ascii_lower, buyer_tokens, title_parts
+from models.dedupe.text import (
+    _STOP,
+    TitleParts,
+    _ascii_lower,
+    buyer_tokens,
+    reference_key,
+    supplier_name,
+    title_parts,
+)
 from models.formats.text import parse_money
 
 # --- reading records -----------------------------------------------------------------------
@@ -68,6 +76,11 @@ class Features:
     values: tuple[float, ...]
     value_min: float | None
     description: frozenset[str] = frozenset()
+    # The buyer's reference (``tender_reference``, normalised by ``reference_key``) and the
+    # award's suppliers (normalised by ``supplier_name``); empty when the record has none.
+    tender_ref: str = ""
+    suppliers: frozenset[str] = frozenset()
+    publisher: str = ""  # the OCID's publisher prefix ("ocds-b5fd17"): one reference scheme
 
 
 DESCRIPTION_CHARS = 300  # the opening of a description is compared (portals cut them)
@@ -98,9 +111,11 @@ def features(rec: Any) -> Features:
         ids.add(f"url:{m.group(1).lower()}:{m.group(2).lower()}")
     parts = title_parts(_text(_field(rec, "title")))
     amount = _money(_field(rec, "value_amount"))
+    ocid = _text(_field(rec, "ocid")).strip()
+    suppliers = _field(rec, "suppliers") or ()
     gross = _money(_field(rec, "value_amount_gross"))
     return Features(
-        ocid=_text(_field(rec, "ocid")).strip(),
+        ocid=ocid,
         ids=frozenset(ids),
         title=parts,
         title_text=" ".join(parts.tokens),
@@ -111,4 +126,7 @@ def features(rec: Any) -> Features:
         values=tuple(v for v in (amount, gross) if v is not None),
         value_min=_money(_field(rec, "value_min")),
         description=description_words(_text(_field(rec, "description"))),
+        tender_ref=reference_key(_text(_field(rec, "tender_reference"))),
+        suppliers=frozenset(n for s in suppliers if isinstance(s, str) and (n := supplier_name(s))),
+        publisher="-".join(ocid.lower().split("-")[:2]) if ocid.count("-") >= 2 else "",
     )

@@ -3,12 +3,13 @@ lot and call-off numbers, references, years), buyer names into tokens."""
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+
+from rapidfuzz import fuzz
 
 # --- text normalisation --------------------------------------------------------------------
 
@@ -236,6 +237,35 @@ def title_parts(title: str) -> TitleParts:
     )
 
 
+# Words of a company name that say what kind of company it is, not which.
+_SUPPLIER_STOP = _words(
+    """the ltd limited plc llp lp llc inc co company uk gb group holdings t a ta trading as"""
+)
+
+
+def supplier_name(name: str) -> str:
+    """'Bytes Software Services Ltd.' -> 'bytes software services': for comparing names."""
+    t = _ascii_lower(name).replace("&", " and ")
+    return " ".join(w for w in re.findall(r"[a-z0-9]+", t) if w not in _SUPPLIER_STOP)
+
+
+def same_supplier(a: str, b: str) -> bool:
+    """Two normalised supplier names one company? Word order, a dropped word ("Care By Us"
+    / "Care By Us Services") and typos allowed (rapidfuzz token-set ratio)."""
+    return a == b or fuzz.token_set_ratio(a, b) >= 90
+
+
+def reference_key(ref: str) -> str:
+    """'Tender Ref: 22/AG/007' -> '22ag007'; '' when it says nothing."""
+    t = re.sub(
+        r"^(?:tender\s+)?ref(?:erence)?(?:\s*no\.?)?(?:\s*[:.]\s*|\s+)",
+        "",
+        _ascii_lower(ref).strip(),
+    )
+    key = re.sub(r"[^a-z0-9]", "", t)
+    return key if len(key) >= 3 else ""
+
+
 def buyer_tokens(name: str) -> frozenset[str]:
     t = _ascii_lower(name).replace("&", " and ")
     words = (_SYNONYMS.get(w, w) for w in re.findall(r"[a-z0-9]+", t))
@@ -269,5 +299,5 @@ def _word_match(a: str, b: str) -> bool:
         and _is_subsequence(short, long_)
     ):
         return True  # a consonant skeleton: "mgmt", "svcs", "cncl", "hlth", "dept"
-    # a typo: "nutrional" / "nutritional"
-    return len(short) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.88
+    # a typo: "nutrional" / "nutritional" (rapidfuzz's ratio: the Indel similarity, 0..100)
+    return len(short) >= 5 and fuzz.ratio(a, b) >= 88

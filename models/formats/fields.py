@@ -58,6 +58,11 @@ class NoticeFields:
     # ProContract's "DN820956"): models.dedupe compares them as published identifiers.
     references: list[str] = field(default_factory=list)
     url: str = ""
+    # The buyer's own reference for the procurement (OCDS ``tender.id``), and the names of the
+    # suppliers an award notice names (OCDS ``awards[].suppliers``): award notices of one
+    # framework that agree on everything else are different contracts when these differ.
+    tender_reference: str | None = None
+    suppliers: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -242,6 +242,29 @@ def _lots(tender: dict[str, Any]) -> list[dict[str, Any]]:
     return lots
 
 
+def _tender_reference(tender: dict[str, Any], ocid: str) -> str | None:
+    """The buyer's reference (``tender.id``); Find a Tender often repeats the OCID there,
+    which is no reference of the buyer's."""
+    ref = json_text(tender.get("id"))
+    return ref[:MAX_ID] if ref and ref != ocid else None
+
+
+def _suppliers(release: dict[str, Any]) -> list[str]:
+    """Supplier names of the release's awards (in order, each once), from the awards'
+    ``suppliers`` or, where those give only an id, the party of that id."""
+    names = {
+        json_text(p.get("id")): clean_text(p.get("name"))
+        for p in json_objects(release.get("parties"))
+    }
+    out: dict[str, None] = {}
+    for award in json_objects(release.get("awards")):
+        for s in json_objects(award.get("suppliers")):
+            name = clean_text(s.get("name")) or names.get(json_text(s.get("id"))) or ""
+            if name:
+                out.setdefault(name[:MAX_ID], None)
+    return list(out)
+
+
 def _suitability(tender: dict[str, Any]) -> tuple[bool | None, bool | None]:
     s = json_object(tender.get("suitability"))
     x = json_object(tender.get("xClassifications"))
@@ -348,6 +371,8 @@ def read_release(source: str, release: Any, dialect: OcdsDialect = STANDARD) -> 
         is_subcontract=subcontract,
         parent_reference=parent,
         url="",
+        tender_reference=_tender_reference(tender, ocid.strip()),
+        suppliers=_suppliers(release),
     )
 
 

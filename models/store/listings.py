@@ -10,9 +10,12 @@ Candidates come from SQL, not from a scan: every opportunity writes its blocking
 ``opportunityblock`` (buyer word x closing day, buyer word x publication week, rare title
 word x day/week, published identifiers, references in the title: ``models.dedupe``), stored
 exactly and probed with the spread (closing day +-1, publication week +-1), so two rows
-meet when their keys are near. A key shared by more than ``dedupe.BLOCK_CAP`` rows says
-nothing and is ignored. The decision is ``dedupe.same_procurement``; a row joins a group
-only if it has no hard conflict (another lot, call-off, year...) with any member of it.
+meet when their keys are near. Beside them, never probed, each row keeps what its notices say
+and an opportunity row does not hold (``CARRIED``: the buyer's reference, the awarded
+suppliers), so a stored row read back is compared with them. A key shared by more than
+``dedupe.BLOCK_CAP`` rows says nothing and is ignored. The decision is
+``dedupe.same_procurement``; a row joins a group only if it has no hard conflict (another
+lot, call-off, year, supplier...) with any member of it.
 
 A listing always points straight at its group's canonical row (when two groups join,
 every member is re-pointed at the new one), never at another listing.
@@ -28,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlmodel import Session
 
 from models import dedupe
@@ -89,10 +92,23 @@ def _rare_words(f: dedupe.Features) -> list[str]:
     return sorted(set(f.title.tokens), key=lambda w: (-len(w), w))[:2]
 
 
+# What an opportunity row does not hold but the comparison needs, kept with its blocking keys
+# (written, never probed): the buyer's reference and the awarded suppliers of its notices.
+CARRIED = {"tref:": "tender_reference", "sup:": "suppliers"}
+
+
+def _carried_keys(f: dedupe.Features) -> set[str]:
+    keys = {f"sup:{s}" for s in f.suppliers}
+    if f.tender_ref:
+        keys.add(f"tref:{f.tender_ref}")
+    return keys
+
+
 def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkResult:
     """Write the blocking keys of these (new or changed) opportunities and link each to an
     earlier opportunity that is the same procurement. ``rows`` are opportunity column dicts
-    with ``id``, optionally with ``references`` (the source ids of their notices)."""
+    with ``id``, optionally with ``references`` (the source ids of their notices),
+    ``tender_reference`` and ``suppliers`` (of their notices: ``CARRIED``)."""
     result = LinkResult()
     if not rows:
         return result
@@ -110,6 +126,7 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
         _remember((db, oid), r.get("content_hash"), f)
         rare = _rare_words(f)
         stored.update((k[:160], oid) for k in dedupe.listing_keys(f, rare, spread=False))
+        stored.update((k[:160], oid) for k in _carried_keys(f))
         probes[oid] = {k[:160] for k in dedupe.listing_keys(f, rare, spread=True)}
     # A changed row is judged afresh: its old keys and its old link go.
     for part in _chunks(batch_ids):
@@ -222,13 +239,20 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Featur
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
     ordered = sorted(ids)
     refs: dict[int, list[str]] = defaultdict(list)
+    carried: dict[int, dict[str, Any]] = defaultdict(dict)
     out: dict[int, tuple[dedupe.Features, int | None]] = {}
     for part in _chunks(ordered):
         q = select(blocks.c.opportunity_id, blocks.c.key).where(
-            blocks.c.opportunity_id.in_(part), blocks.c.key.like("i:%")
+            blocks.c.opportunity_id.in_(part),
+            or_(blocks.c.key.like("i:%"), *(blocks.c.key.like(f"{p}%") for p in CARRIED)),
         )
         for oid, key in session.execute(q):
-            refs[oid].append(key[2:])  # "i:<published identifier>"
+            if key.startswith("i:"):
+                refs[oid].append(key[2:])  # "i:<published identifier>"
+            elif key.startswith("tref:"):
+                carried[oid]["tender_reference"] = key[5:]
+            else:
+                carried[oid].setdefault("suppliers", []).append(key[4:])
         cols = [table.c[c] for c in COLUMNS]
         for row in session.execute(select(*cols).where(table.c.id.in_(part))).mappings():
             rec = dict(row)
@@ -237,6 +261,7 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Featur
                 out[rec["id"]] = (hit[1], rec["canonical_id"])
                 continue
             rec["references"] = refs.get(rec["id"], [])
+            rec.update(carried.get(rec["id"], {}))
             f = dedupe.features(rec)
             _remember((db, rec["id"]), rec["content_hash"], f)
             out[rec["id"]] = (f, rec["canonical_id"])
