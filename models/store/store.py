@@ -440,8 +440,15 @@ def _rebuild_opportunities(
     for row in linkable:
         # every identifier its notices publish: record ids, and references such as
         # ProContract's DN number or a buyer's own reference
+        notices = by_ocid[row["ocid"]]
         row["references"] = list(
-            dict.fromkeys(r for n in by_ocid[row["ocid"]] for r in (n.source_id, *n.references))
+            dict.fromkeys(r for n in notices for r in (n.source_id, *n.references))
+        )
+        # who won (award notices) and the buyer's own reference: different suppliers or a
+        # different reference from one publisher are different contracts (models.dedupe)
+        row["suppliers"] = list(dict.fromkeys(s for n in notices for s in n.suppliers))
+        row["tender_reference"] = next(
+            (n.tender_reference for n in reversed(notices) if n.tender_reference), None
         )
     linked = link_listings(session, linkable)
     result.listings_linked += linked.linked

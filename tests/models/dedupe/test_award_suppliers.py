@@ -115,6 +115,9 @@ def test_the_store_keeps_them_apart_once_its_rows_carry_suppliers(engine: Any) -
     with Session(engine) as s:
         store_records(s, records)
         s.commit()
+        # the store passes each opportunity's suppliers and reference on: never linked
+        stored = s.exec(Opportunity.__table__.select()).all()  # type: ignore[attr-defined]
+        assert len(stored) == 2 and all(row.canonical_id is None for row in stored)
         rows = []
         for r in releases:
             n = _read(r)
@@ -129,7 +132,7 @@ def test_the_store_keeps_them_apart_once_its_rows_carry_suppliers(engine: Any) -
                     "suppliers": n.suppliers,
                 }
             )
-        # Both rows at once (store_records linked them: their rows carried no suppliers).
+        # Both rows at once, as the linking sees them.
         assert link_listings(s, rows).linked == 0
         # Then each alone against the other as stored: what it carries is read back from
         # the store (the feature cache emptied, so the stored row is read afresh).
