@@ -557,14 +557,14 @@ def reclassify() -> None:
     from models.store.db import get_engine, migrate, session_scope
     from models.store.store import rebuild_all
 
+    from flows.progress import progress_bar
+
     s = get_settings()
     with _writing(), session_scope(get_engine(s.effective_database_url)) as session:
         migrate(s.effective_database_url)
-        r = rebuild_all(
-            session,
-            utcnow(),
-            progress=lambda done, total: typer.echo(f"  {done}/{total} procurements", err=True),
-        )
+        # a bar with counts, rate and time left in a terminal; quiet otherwise
+        with progress_bar("reclassify", None, unit="procurements") as advance:
+            r = rebuild_all(session, utcnow(), progress=advance)
     typer.echo(
         f"opportunities: {r.opportunities_changed} changed, {r.opportunities_new} new, "
         f"{r.listings_linked} another listing of one"

@@ -47,8 +47,10 @@ class Reporter:
 class RunDisplay(Reporter):
     """One line per finished step; in a terminal, a spinner naming the running steps."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.console = Console(file=stream or sys.stderr, highlight=False)
+    def __init__(self, stream: TextIO | None = None, force_terminal: bool | None = None) -> None:
+        self.console = Console(
+            file=stream or sys.stderr, highlight=False, force_terminal=force_terminal
+        )
         self.tty = self.console.is_terminal
         self.running: dict[str, float] = {}
         self.lock = threading.Lock()
@@ -119,11 +121,15 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(
-    what: str, total: int | None, stream: TextIO | None = None, unit: str = ""
+    what: str,
+    total: int | None,
+    stream: TextIO | None = None,
+    unit: str = "",
+    force_terminal: bool | None = None,
 ) -> Iterator[Callable[[int, int | None], None]]:
     """A progress bar (counts, rate, time left) in a terminal; nothing otherwise. Yields
     ``advance(done, total)`` to call with the work done so far."""
-    console = Console(file=stream or sys.stderr)
+    console = Console(file=stream or sys.stderr, force_terminal=force_terminal)
     if not console.is_terminal:
 
         def quiet(done: int, new_total: int | None = None) -> None:

@@ -68,7 +68,12 @@ def test_run_twice_sends_each_alert_once(
     assert first.returncode == 0, first.stdout + first.stderr
     assert "find_a_tender: 4 notice(s) from 12 window(s); 4 new, 0 updated" in first.stdout
     assert "alerts: 1 new; sent 1, failed 0" in first.stdout
-    assert "Flow run" in first.stderr and "Finished in state Completed()" in first.stderr
+    # one line per stage and source on the terminal; Prefect's per-task lines in its log
+    assert "ok   collect find_a_tender: 4 notice(s), 4 new" in first.stderr
+    assert "ok   send: 1 sent, 0 failed" in first.stderr
+    assert "Task run" not in first.stderr
+    run_log = Path(proc_env["BIDBELL_VAR_DIR"], "prefect", "run.log").read_text()
+    assert "Finished in state Completed()" in run_log
     assert len(mailsink.received) == 1
     assert mailsink.received[0].rcpt_tos == ["bids@bedscare.example.org"]
 
