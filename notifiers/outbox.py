@@ -53,6 +53,7 @@ from models.store.tables import (
     Delivery,
     DeliveryPreference,
     DeliveryTarget,
+    Digest,
     Opportunity,
     OpportunityEvent,
     Organisation,
@@ -192,7 +193,7 @@ def create_change_alerts(session: Session, now: datetime) -> int:
                 ).where(
                     col(Alert.opportunity_id).in_(part),
                     col(Alert.kind).in_(("new", "welcome")),
-                    Alert.status == "sent",
+                    col(Alert.status) == "sent",
                     ~col(Alert.channel).startswith("target:"),
                 )
             )
@@ -881,3 +882,110 @@ def deliver(engine: Engine, settings: Settings, now: datetime) -> DeliveryReport
     finally:
         sender.close()
     return report
+
+
+# --- what the outbox holds (bidbell outbox) ------------------------------------------------
+def outbox_status(session: Session, now: datetime, errors: int = 10) -> dict[str, Any]:
+    """Counts of alerts and digests by state, what pending ones wait for, the last errors."""
+    alerts: dict[str, int] = dict(
+        session.execute(
+            sa_select(col(Alert.status), func.count()).group_by(col(Alert.status))
+        ).all()
+    )
+    routes: dict[str, int] = dict(
+        session.execute(
+            sa_select(col(Alert.route), func.count())
+            .where(col(Alert.status) == "pending")
+            .group_by(col(Alert.route))
+        ).all()
+    )
+    waiting_retry = (
+        session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(col(Alert.status) == "pending", col(Alert.next_attempt_at) > now)
+        )
+        or 0
+    )
+    sms_pending = (
+        session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(
+                col(Alert.status) == "pending",
+                col(Alert.channel) == "sms",
+                col(Alert.route) == "instant",
+            )
+        )
+        or 0
+    )
+    expired = (
+        session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(col(Alert.status) == "sending", col(Alert.lease_until) < now)
+        )
+        or 0
+    )
+    digests: dict[str, int] = dict(
+        session.execute(
+            sa_select(col(Digest.status), func.count()).group_by(col(Digest.status))
+        ).all()
+    )
+    last = session.exec(
+        select(Delivery)
+        .where(col(Delivery.ok).is_(False))
+        .order_by(col(Delivery.id).desc())
+        .limit(errors)
+    ).all()
+    refused = session.exec(
+        select(DeliveryTarget).where(col(DeliveryTarget.status) == "rejected")
+    ).all()
+    return {
+        "alerts": {k: alerts.get(k, 0) for k in ("pending", "sending", "sent", "failed")},
+        "pending_by_route": {str(k): v for k, v in routes.items()},
+        "waiting_retry": waiting_retry,
+        "sms_pending": sms_pending,
+        "sms_quiet_hours": in_quiet_hours(now),
+        "leases_expired": expired,
+        "digests": {k: digests.get(k, 0) for k in ("pending", "sending", "sent", "failed")},
+        "last_errors": [
+            {
+                "at": d.attempted_at.isoformat() if d.attempted_at else None,
+                "what": f"alert {d.alert_id}" if d.alert_id else f"digest {d.digest_id}",
+                "channel": d.channel,
+                "target": d.target,
+                "outcome": d.outcome,
+                "error": d.error,
+            }
+            for d in last
+        ],
+        "refused_targets": [
+            {
+                "organisation_id": t.organisation_id,
+                "channel": t.channel,
+                "target": t.address
+                if t.channel in ("email", "sms")
+                else dispatch.redact(t.address),
+                "reason": t.reason,
+                "told": t.told_at is not None,
+            }
+            for t in refused
+        ],
+    }
+
+
+def retry_failed(session: Session) -> int:
+    """Failed alerts and digests back to pending with their attempts reset (after the
+    cause was mended); alerts to a refused address stay failed until it changes."""
+    n = session.execute(
+        update(Alert)
+        .where(col(Alert.status) == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=None, lease_owner=None)
+    )
+    m = session.execute(
+        update(Digest)
+        .where(col(Digest.status) == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=None, lease_owner=None)
+    )
+    return int(getattr(n, "rowcount", 0) or 0) + int(getattr(m, "rowcount", 0) or 0)
