@@ -118,10 +118,12 @@ def classify(exc: BaseException) -> SendResult:
             what = "DATA"
         kind = FAILED if 500 <= code < 600 else TEMPORARY
         return SendResult(kind, f"{what} answered {code} {text}", code)
+    if isinstance(exc, ConnectionRefusedError):
+        return SendResult(TEMPORARY, f"cannot reach the SMTP server: {exc}")
+    if isinstance(exc, TimeoutError | socket.timeout) or "timed out" in str(exc):
+        return SendResult(TEMPORARY, "the SMTP server did not answer in time")
     if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
         return SendResult(TEMPORARY, f"connection lost: {exc or type(exc).__name__}")
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return SendResult(TEMPORARY, "the SMTP server did not answer in time")
     if isinstance(exc, OSError):
         return SendResult(TEMPORARY, f"cannot reach the SMTP server: {exc}")
     return SendResult(TEMPORARY, f"{type(exc).__name__}: {exc}")

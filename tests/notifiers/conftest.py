@@ -28,7 +28,7 @@ from spiders.files import read_file
 NOW = datetime(2026, 10, 6, 17, 0, tzinfo=UTC)
 BEDS = "bids@bedscare.example.org"
 KENT = "hi@kentdigital.example.com"
-MOBILE = "+447700900123"
+MOBILE = "+447911123456"
 
 
 class FaultySink(MailSink):
@@ -86,13 +86,13 @@ def delivery_env(
         reset_settings()
         return get_settings()
 
-    return lambda **more: configure(
-        EMAIL_URL=sink.url,
-        SMS_URL=gateway.url,
-        SECRET_KEY="test-secret-key",
-        PUBLIC_URL="https://bidbell.example.org",
-        **more,
-    )
+    base = {
+        "EMAIL_URL": sink.url,
+        "SMS_URL": gateway.url,
+        "SECRET_KEY": "test-secret-key",
+        "PUBLIC_URL": "https://bidbell.example.org",
+    }
+    return lambda **more: configure(**{**base, **more})
 
 
 def store_captures(engine: Engine, fts_files: list[Path], now: datetime = NOW) -> None:
