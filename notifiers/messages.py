@@ -106,7 +106,12 @@ def build_email(
                 disposition="inline", filename=a.filename,
             )  # fmt: skip
     for a in attachments or []:
-        msg.add_attachment(a.data, maintype=a.maintype, subtype=a.subtype, filename=a.filename)
+        if a.maintype == "text":  # declared UTF-8, so every mail program reads it so
+            msg.add_attachment(
+                a.data.decode("utf-8"), subtype=a.subtype, charset="utf-8", filename=a.filename
+            )
+        else:
+            msg.add_attachment(a.data, maintype=a.maintype, subtype=a.subtype, filename=a.filename)
     return msg.as_bytes()
 
 

@@ -42,7 +42,7 @@ class FaultySink(MailSink):
         self.data: list[str] = []
         self.stall = 0.0
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address in self.rcpt:
@@ -50,7 +50,7 @@ class FaultySink(MailSink):
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.stall:
             await asyncio.sleep(self.stall)
         if self.data:
@@ -98,7 +98,9 @@ def delivery_env(
 def store_captures(engine: Engine, fts_files: list[Path], now: datetime = NOW) -> None:
     with Session(engine) as s:
         recs = [
-            r.model_dump() for f in fts_files for r in read_file("find_a_tender", "find_a_tender", f)
+            r.model_dump()
+            for f in fts_files
+            for r in read_file("find_a_tender", "find_a_tender", f)
         ]
         store_records(s, recs, now=now)
         s.commit()
