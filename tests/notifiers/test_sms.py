@@ -27,11 +27,11 @@ def test_gsm7_alphabet_and_septets() -> None:
     assert len(encode_gsm7("a€")) == 3  # ESC + code
     with pytest.raises(ValueError):
         septets("“quoted”")
-    assert not is_gsm7("Ŵrecsam – “café” ☃")
+    assert not is_gsm7("Ŵrecsam \u2013 “café” ☃")
 
 
 def test_folding_into_gsm7() -> None:
-    folded = to_gsm7("Ŵrecsam  –  “café” ☃ façade\u00a0…")
+    folded = to_gsm7("Ŵrecsam  \u2013  “café” ☃ façade\u00a0…")
     assert folded == 'Wrecsam - "café" ? faÇade ...'
     assert is_gsm7(folded)
 
@@ -48,7 +48,7 @@ def test_shorten_and_link() -> None:
     "title",
     [
         "Aldbanks Supported Living",
-        "Cyflenwi gwasanaethau gofal – “Ŵyl” café ☃ " * 8,  # far too long, outside GSM-7
+        "Cyflenwi gwasanaethau gofal \u2013 “Ŵyl” café ☃ " * 8,  # far too long, outside GSM-7
         "[Lot 1] {framework} | ~ ^ € \\ " * 10,  # extension characters cost two septets
     ],
 )
@@ -65,7 +65,7 @@ def test_sms_as_received(engine, fts_files, gateway, delivery_env) -> None:
     store_captures(engine, fts_files)
     with Session(engine) as s:  # a title with characters outside GSM-7 (constructed)
         opp = s.exec(select(Opportunity).where(Opportunity.title.contains("Aldbanks"))).one()
-        opp.title = "Gwasanaethau Byw â Chymorth – “Aldbanks” Supported Living ☃ " + opp.title
+        opp.title = "Gwasanaethau Byw â Chymorth \u2013 “Aldbanks” Supported Living ☃ " + opp.title
         s.add(opp)
         s.commit()
     register(engine, mobile=MOBILE, channels=["email", "sms"])
