@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import and_, bindparam, text, update
@@ -80,7 +81,10 @@ log = logging.getLogger(__name__)
 DELIVERY_STATE = "delivery"  # SourceState row: the sender's place in the event stream
 CHANGE_KINDS = ("amended", "deadline_changed", "value_changed", "cancelled", "awarded")
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
-FLUSH_EVERY = 100  # results recorded per commit
+# Outcomes are recorded (one commit) every FLUSH_EVERY messages or FLUSH_S seconds: what a
+# killed sender had sent but not recorded is sent again (same Message-ID), so not much.
+FLUSH_EVERY = 100
+FLUSH_S = 0.2
 CHUNK = 900
 
 
@@ -749,6 +753,7 @@ def send_batch(sender: Sender, ids: Sequence[int], report: DeliveryReport) -> No
     _record(sender, immediate, report)
     pending: list[tuple[Outgoing, Future[SendResult], str]] = []
     done: list[Outcome] = []
+    flushed = monotonic()
     for o in outgoing:
         a = o.alert
         if a.channel == "email":
@@ -770,9 +775,9 @@ def send_batch(sender: Sender, ids: Sequence[int], report: DeliveryReport) -> No
         while pending and (pending[0][1].done() or len(pending) > 4 * s.send_connections):
             po, fut, mid = pending.pop(0)
             done.append(_outcome(po, fut.result(), mid))
-        if len(done) >= FLUSH_EVERY:
+        if len(done) >= FLUSH_EVERY or (done and monotonic() - flushed > FLUSH_S):
             _record(sender, done, report)
-            done = []
+            done, flushed = [], monotonic()
     for po, fut, mid in pending:
         done.append(_outcome(po, fut.result(), mid))
     _record(sender, done, report)
