@@ -9,9 +9,11 @@ which the web app answers): unsubscribe, preferences, remind me.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
@@ -66,6 +68,45 @@ class Attachment:
     cid: str | None = None  # inline, referenced from the HTML as cid:<cid>
 
 
+def _header(name: str, value: str) -> bytes:
+    """One header line, RFC 2047-encoded when not ASCII, folded at spaces near 78."""
+    try:
+        value.encode("ascii")
+    except UnicodeEncodeError:
+        folded = Header(value, "utf-8", maxlinelen=76, header_name=name).encode()
+        return f"{name}: {folded}".replace("\n", "\r\n").encode("ascii") + b"\r\n"
+    line = f"{name}: {value}"
+    out = []
+    while len(line) > 78 and " " in line[40:78]:
+        cut = line.rindex(" ", 40, 78)
+        out.append(line[:cut])
+        line = " " + line[cut + 1 :]
+    out.append(line)
+    return "\r\n".join(out).encode("ascii") + b"\r\n"
+
+
+def _qp(text: str) -> bytes:
+    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    return body.replace(b"\n", b"\r\n")
+
+
+def _fast_email(headers: list[tuple[str, str]], text: str, html: str, boundary: str) -> bytes:
+    """multipart/alternative written directly: the email package spends ~10 ms a message
+    parsing and folding headers we write ourselves; this takes a fraction of one. The
+    tests read every message back with the email package."""
+    out = [_header(k, v) for k, v in headers]
+    out.append(b"MIME-Version: 1.0\r\n")
+    out.append(f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode())
+    for subtype, body in (("plain", text), ("html", html)):
+        out.append(f"--{boundary}\r\n".encode())
+        out.append(f'Content-Type: text/{subtype}; charset="utf-8"\r\n'.encode())
+        out.append(b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+        out.append(_qp(body))
+        out.append(b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out)
+
+
 def build_email(
     *,
     from_addr: str,
@@ -82,19 +123,25 @@ def build_email(
     attachments: list[Attachment] | None = None,
     extra: dict[str, str] | None = None,
 ) -> bytes:
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = formataddr((from_name, from_addr))
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = msg_id
-    msg["List-Id"] = list_id
+    headers = [
+        ("From", formataddr((from_name, from_addr))),
+        ("To", to),
+        ("Subject", subject),
+        ("Date", format_datetime(date)),
+        ("Message-ID", msg_id),
+        ("List-Id", list_id),
+    ]
     if unsubscribe_url:
-        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    for k, v in (extra or {}).items():
+        headers.append(("List-Unsubscribe", f"<{unsubscribe_url}>"))
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    headers.append(("Auto-Submitted", "auto-generated"))
+    headers.append(("X-Auto-Response-Suppress", "All"))
+    headers.extend((extra or {}).items())
+    if not inline and not attachments:
+        boundary = "=_bidbell_" + hashlib.sha256(msg_id.encode()).hexdigest()[:24]
+        return _fast_email(headers, text, html, boundary)
+    msg = EmailMessage(policy=POLICY)
+    for k, v in headers:
         msg[k] = v
     msg.set_content(text, cte="quoted-printable")
     msg.add_alternative(html, subtype="html", cte="quoted-printable")
