@@ -204,7 +204,7 @@ def _item(sender: Sender, org: Organisation, a: Alert, o: Opportunity) -> dict[s
         "url": o.url,
         "buyer": squash(o.buyer_name) or "buyer not stated",
         "value": opportunity_value(o),
-        "closes": uk_time(o.deadline) if o.deadline else "no deadline stated",
+        "closes": f"closes {uk_time(o.deadline)}" if o.deadline else "no deadline stated",
         "band": BAND_LABEL.get(o.value_band, o.value_band),
         "stage": stage_words(o.stage),
         "lot_title": a.lot_title,
@@ -372,7 +372,7 @@ def _row(o: Opportunity) -> dict[str, Any]:
         "url": o.url,
         "buyer": squash(o.buyer_name) or "buyer not stated",
         "value": opportunity_value(o),
-        "closes": uk_time(o.deadline) if o.deadline else "no deadline stated",
+        "closes": f"closes {uk_time(o.deadline)}" if o.deadline else "no deadline stated",
         "deadline": o.deadline,
         "sector": (o.sectors or ["Other"])[0],
         "band": BAND_LABEL.get(o.value_band, o.value_band),
@@ -518,7 +518,7 @@ def infrastructure_content(
     png, alt = chart_png(rows)
     counts = Counter((r["sector"], r["band"]) for r in rows)
     table = sorted(counts.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99)))
-    where = ", ".join(str(a) for a in areas) or "every area"
+    where = ", ".join(area_name(a.region) if a.region else str(a) for a in areas) or "every area"
     week_to = uk_day(until)
     subject = f"Bidbell weekly for {org.name}: {len(rows)} opportunities in {where} (to {week_to})"
     ctx = {

@@ -95,11 +95,11 @@ def area_name(code: str) -> str:
     if c in NUTS2:
         return NUTS2[c]
     if c[:3] in NUTS1 and len(c) == 3:
-        return f"the {NUTS1[c]}" if c != "UKN" else NUTS1[c]
+        return NUTS1[c]
     if c[:4] in NUTS2:
         return f"part of {NUTS2[c[:4]]}"
     if c[:3] in NUTS1:
-        return f"part of the {NUTS1[c[:3]]}"
+        return f"part of {NUTS1[c[:3]]}"
     return "the United Kingdom" if c == "UK" else code
 
 
