@@ -134,9 +134,22 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_delivery_digest_id", ["digest_id"])
     op.execute("UPDATE delivery SET outcome = 'retry' WHERE NOT ok")
+    # Change alerts start from now: the events recorded before this revision were never
+    # sent, and telling everyone about them at once on upgrade would be a flood.
+    conn = op.get_bind()
+    top = conn.execute(sa.text("SELECT MAX(id) FROM opportunityevent")).scalar() or 0
+    if top:
+        conn.execute(
+            sa.text(
+                "INSERT INTO sourcestate (source, last_items, total_items, state) "
+                "VALUES ('delivery', 0, 0, :state)"
+            ).bindparams(sa.bindparam("state", type_=models.store.types.JSONType())),
+            {"state": {"event_id": int(top)}},
+        )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM sourcestate WHERE source = 'delivery'")
     op.execute("DELETE FROM delivery WHERE alert_id IS NULL")
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_index("ix_delivery_digest_id")
