@@ -37,7 +37,7 @@ SENDER = (
 class SlowSink(FaultySink):
     """Takes a little time over each message, so that a kill lands mid-batch."""
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         import asyncio
 
         await asyncio.sleep(0.02)

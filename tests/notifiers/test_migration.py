@@ -31,8 +31,8 @@ def test_0009_down_and_up_with_data(db_url: str) -> None:
         conn.execute(text("INSERT INTO organisation (id, name, email, kind, areas) "
                           "VALUES (1, 'A', 'a@example.org', 'sme', '[]')"))  # fmt: skip
         conn.execute(text("INSERT INTO profile (id, organisation_id, name, criteria, channels, "
-                          "frequency, active, version) VALUES (1, 1, 'default', '{}', '[\"email\"]', "
-                          "'instant', true, 1)"))  # fmt: skip
+                          "frequency, active, version) VALUES (1, 1, 'default', '{}', "
+                          "'[\"email\"]', 'instant', true, 1)"))  # fmt: skip
         conn.execute(text("INSERT INTO opportunity (id, ocid, title, description, buyer_name, "
                           "stage, cpv_codes, regions, lots, value_band, sectors, areas, "
                           "work_in_kent, buyer_in_kent, fit_score, fit_reasons, sources, url, "
