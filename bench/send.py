@@ -32,7 +32,7 @@ def _smtp_server(port: int, count: Any, ready: Any) -> None:
     from aiosmtpd.controller import Controller
 
     class Counter:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             with count.get_lock():
                 count.value += 1
             return "250 OK"
@@ -79,7 +79,7 @@ def _seed(url: str) -> None:
         s.execute(
             insert(Organisation),
             [
-                {"name": f"Small Firm {i} Ltd", "email": f"bids{i}@firm{i}.example.org", "areas": []}
+                {"name": f"Firm {i} Ltd", "email": f"bids{i}@firm{i}.example.org", "areas": []}
                 for i in range(N)
             ],
         )
