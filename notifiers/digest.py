@@ -623,6 +623,7 @@ def send_digest(sender: Sender, digest_id: int, report: DeliveryReport) -> bool:
                 report.recipients.append(address)
         else:
             report.digests_failed += 1
+            report.failed += 1  # its alerts could not be sent either (`bidbell run` exits 4)
             d.last_error = result.error
             d.lease_owner, d.lease_until = sender.owner, None
             if result.outcome == REJECTED:
