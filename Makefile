@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test run lint typecheck check lock clean bench bench-ingest bench-match bench-quality
+.PHONY: install demo test run lint typecheck check lock clean bench bench-ingest bench-match bench-quality bench-send
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Bidbell needs Python 3.11)"; exit 2; }
@@ -32,7 +32,7 @@ test: install
 	$(BIN)/python -m pytest -q -n auto
 
 ## Benchmarks: one line per figure, `bench NAME: VALUE UNIT | baseline ... | target ...`.
-bench: bench-ingest bench-quality bench-match
+bench: bench-ingest bench-quality bench-match bench-send
 
 bench-quality: install
 	$(BIN)/python -m bench.quality
@@ -42,6 +42,9 @@ bench-match: install
 
 bench-ingest: install
 	$(BIN)/python -m bench.ingest
+
+bench-send: install
+	$(BIN)/python -m bench.send
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -93,6 +93,67 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://localhost:8000", description="Where links in emails and feeds point."
     )
+    sms_url: str = Field(
+        default="",
+        description="apprise URL of the SMS gateway with {to} where the E.164 number goes, "
+        "e.g. twilio://SID:TOKEN@+441234567890/{to}. Unset: SMS alerts wait in the outbox.",
+    )
+    send_batch: int = Field(default=500, ge=1, description="Alerts claimed per lease.")
+    send_lease_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a sender owns the alerts it claimed; a sender that dies "
+        "releases them when this runs out.",
+    )
+    send_connections: int = Field(
+        default=4, ge=1, le=64, description="SMTP connections used side by side."
+    )
+    send_max_attempts: int = Field(
+        default=20, ge=1, description="Attempts before an alert is marked failed for good."
+    )
+    send_backoff_base_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Retry wait after the second failed attempt, doubling after each one "
+        "(with jitter); the first retry is on the next run.",
+    )
+    send_backoff_max_s: float = Field(default=3600.0, ge=0, description="Cap on a retry wait.")
+    smtp_timeout_s: float = Field(default=30.0, gt=0, description="SMTP socket timeout.")
+    instant_cap_per_day: int = Field(
+        default=20,
+        ge=0,
+        description="Instant alerts per organisation and channel per UK day; beyond it they "
+        "fold into the next daily digest.",
+    )
+    remind_days: int = Field(
+        default=3, ge=1, le=60, description="Days before the deadline a reminder goes out."
+    )
+    target_schemes: list[str] = Field(
+        default_factory=lambda: [
+            "mailto",
+            "mailtos",
+            "msteams",
+            "slack",
+            "discord",
+            "json",
+            "jsons",
+            "form",
+            "forms",
+            "matrix",
+            "matrixs",
+            "ntfy",
+            "ntfys",
+            "tgram",
+            "twilio",
+            "clicksend",
+        ],
+        description="apprise schemes an organisation may add as extra targets.",
+    )
+    allow_private_targets: bool = Field(
+        default=False,
+        description="Let organisation targets point at loopback/private addresses "
+        "(tests and the demo only: their stand-ins listen on 127.0.0.1).",
+    )
 
     demo_port: int = Field(
         default=8931,

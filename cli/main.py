@@ -554,10 +554,9 @@ def export(
 def reclassify() -> None:
     """Rebuild every stored opportunity from its notices (after the classification rules,
     the sector model or deduplication changed, or on a store from before deduplication)."""
+    from flows.progress import progress_bar
     from models.store.db import get_engine, migrate, session_scope
     from models.store.store import rebuild_all
-
-    from flows.progress import progress_bar
 
     s = get_settings()
     with _writing(), session_scope(get_engine(s.effective_database_url)) as session:
@@ -591,6 +590,148 @@ def train_sectors() -> None:
         f"trained on {n} notices ({sectors_in(model)} sectors); labelled {labelled} "
         f"opportunities without CPV; model saved to {path}"
     )
+
+
+DIGEST_KINDS = ("daily", "weekly", "infrastructure")
+
+
+def _org_ids(email: str | None) -> list[int] | None:
+    if email is None:
+        return None
+    from sqlmodel import select
+
+    from models.store.db import get_engine, session_scope
+    from models.store.tables import Organisation
+
+    with session_scope(get_engine()) as session:
+        org = session.exec(
+            select(Organisation).where(Organisation.email == email.strip().lower())
+        ).first()
+        if org is None:
+            _fail(f"no organisation with the email {email!r}", EXIT_BAD_INPUT)
+            return None
+        return [org.id or 0]
+
+
+@app.command()
+def digest(
+    kind: Annotated[str, typer.Option(help="daily, weekly or infrastructure.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the digests as files; send nothing.")
+    ] = False,
+    org: Annotated[str | None, typer.Option(help="Only this organisation (its email).")] = None,
+) -> None:
+    """Send the digests due now: daily (07:00 UK), weekly (Monday 07:00 UK) or the
+    infrastructure organisations' weekly digest (chart and CSV). --dry-run writes them to
+    var/digests/ (.eml; .txt for an SMS) instead, and records nothing."""
+    if kind not in DIGEST_KINDS:
+        _fail(f"unknown digest kind {kind!r}; known: {', '.join(DIGEST_KINDS)}", EXIT_BAD_INPUT)
+    from models.store.db import get_engine, migrate
+    from notifiers.digest import send_due_digests, write_digests
+    from notifiers.outbox import DeliveryReport, Sender
+    from notifiers.smtp import RelayURLError
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    org_ids = _org_ids(org)
+    now = utcnow()
+    try:
+        sender = Sender(get_engine(), s, now)
+    except RelayURLError as exc:
+        _fail(f"BIDBELL_EMAIL_URL: {exc}", EXIT_BAD_INPUT)
+        return
+    try:
+        if dry_run:
+            folder = s.var_dir / "digests" / f"{kind}-{now:%Y%m%dT%H%M%SZ}"
+            paths = write_digests(sender, kind, folder, org_ids)
+            for path in paths:
+                typer.echo(f"  {path}")
+            typer.echo(f"{len(paths)} {kind} digest(s) due now written to {folder}; none sent")
+            return
+        report = DeliveryReport()
+        with _writing():
+            made = send_due_digests(sender, kind, report, org_ids)
+    finally:
+        sender.close()
+    typer.echo(
+        f"{kind} digests: {len(made)} made now; sent {report.digests_sent}, "
+        f"failed {report.digests_failed}"
+    )
+    if report.digests_failed:
+        typer.secho(
+            "digests that could not be sent stay in the outbox and are tried again "
+            "(bidbell outbox shows why)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        raise typer.Exit(4)
+
+
+@app.command()
+def outbox(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed", help="Put failed alerts and digests back in the queue first."
+        ),
+    ] = False,
+) -> None:
+    """What the outbox holds: alerts and digests pending, sending, sent and failed, what
+    the pending ones wait for, refused addresses and the last errors."""
+    from models.store.db import get_engine, migrate, session_scope
+    from notifiers.outbox import outbox_status
+    from notifiers.outbox import retry_failed as requeue
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    now = utcnow()
+    if retry_failed:
+        with _writing(), session_scope(get_engine()) as session:
+            typer.echo(f"{requeue(session)} failed alert(s) and digest(s) queued again")
+    with session_scope(get_engine()) as session:
+        st = outbox_status(session, now)
+    if as_json:
+        typer.echo(json.dumps(st, ensure_ascii=False, indent=2))
+        return
+    a, d = st["alerts"], st["digests"]
+    typer.echo(
+        f"alerts:  {a['pending']} pending, {a['sending']} sending, {a['sent']} sent, "
+        f"{a['failed']} failed"
+    )
+    routes = ", ".join(f"{n} {r}" for r, n in sorted(st["pending_by_route"].items()))
+    if routes:
+        typer.echo(f"  pending by route: {routes}")
+    if st["waiting_retry"]:
+        typer.echo(f"  {st['waiting_retry']} waiting to be tried again")
+    if st["sms_pending"]:
+        why = (
+            "quiet hours (21:00-08:00 UK): held until 08:00"
+            if st["sms_quiet_hours"]
+            else "no SMS gateway set (BIDBELL_SMS_URL)"
+            if not s.sms_url
+            else "due on the next run"
+        )
+        typer.echo(f"  {st['sms_pending']} SMS waiting: {why}")
+    if st["leases_expired"]:
+        typer.echo(f"  {st['leases_expired']} claimed by a sender that stopped; due again")
+    typer.echo(
+        f"digests: {d['pending']} pending, {d['sending']} sending, {d['sent']} sent, "
+        f"{d['failed']} failed"
+    )
+    for t in st["refused_targets"]:
+        told = "told" if t["told"] else "not told yet"
+        typer.secho(
+            f"refused: organisation {t['organisation_id']} {t['channel']} {t['target']}: "
+            f"{t['reason']} ({told})",
+            fg=typer.colors.YELLOW,
+        )
+    if st["last_errors"]:
+        typer.echo("last errors:")
+    for e in st["last_errors"]:
+        typer.echo(
+            f"  {e['at']} {e['what']} {e['channel']} {e['target']}: {e['error']} ({e['outcome']})"
+        )
 
 
 @app.command()

@@ -1,8 +1,12 @@
-"""``bidbell demo``: the whole pipeline once, offline, on the captured sources.
+"""``bidbell demo``: the whole pipeline, offline, on the captured sources.
 
 Serves every source from 127.0.0.1 (real captures of the national feeds; fixtures built from
-the documented layout where no capture exists, said as such), runs a real SMTP server on
-127.0.0.1, registers sample subscribers, runs the Prefect flow, and reports.
+the documented layout where no capture exists, said as such), runs a real SMTP server and an
+SMS gateway stand-in on 127.0.0.1, registers sample subscribers (one with a mobile number,
+one infrastructure organisation), runs the Prefect flow, then replays Find a Tender a
+second time with one tender's deadline moved (a constructed later release) and runs it
+again, and reports what was delivered: an instant alert, the change alert, the SMS and the
+infrastructure organisations' weekly digest (saved as .eml files).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from bidbell.clock import parse_iso
 from bidbell.settings import get_settings, reset_settings
 from demo.mailsink import MailSink
 from demo.replay import CONSTRUCTED_SOURCES, FixturesMissing, replay_all
-from demo.replay.fts import load_fts_captures
+from demo.replay.fts import load_fts_captures, moved_deadline
+from demo.smsgateway import SmsGateway
 
 # (name, email, kind, cpv prefixes, keywords, regions, min value, max value)
 SAMPLE_SUBSCRIBERS: list[tuple[str, str, str, list[str], list[str], list[str], Any, Any]] = [
@@ -33,6 +38,20 @@ SAMPLE_SUBSCRIBERS: list[tuple[str, str, str, list[str], list[str], list[str], A
     ("Medway Digital Ltd", "hello@medwaydigital.example.com", "sme",
      ["72"], ["software"], ["UKJ4"], 5_000, 250_000),
 ]  # fmt: skip
+
+# The sample subscriber told by SMS too (a mobile number of the form Ofcom leaves for
+# examples would fail validation; this one is valid and fictional).
+SMS_SUBSCRIBER = ("bids@bedscare.example.org", "+447911123456")
+# An infrastructure organisation: its weekly digest (chart, CSV) goes out when due.
+INFRASTRUCTURE = {
+    "name": "Kent and East of England Voluntary Action",
+    "email": "digest@kentvoluntaryaction.example.org",
+    "sub_kind": "cvs",
+    "areas_served": ["UKJ", "UKH"],
+}
+# The second replay: this tender's deadline moves a week later (demo.replay.fts.moved_deadline).
+MOVED_OCID = "ocds-h6vhtk-078219"
+MOVED_DAYS = 7
 
 # Per-source arguments for the replay: wide windows over years of old captures (live runs
 # use hours), and no politeness delay against our own local server.
@@ -78,7 +97,7 @@ def run_demo(keep: bool = False) -> int:
     var = base.var_dir / "demo"
     if var.exists() and not keep:
         shutil.rmtree(var)
-    with server, MailSink(var / "mail") as smtp:
+    with server, MailSink(var / "mail") as smtp, SmsGateway(var / "sms") as sms:
         os.environ.update(
             {
                 "BIDBELL_VAR_DIR": str(var),
@@ -86,6 +105,7 @@ def run_demo(keep: bool = False) -> int:
                 "BIDBELL_SOURCE_URLS": json.dumps(urls),
                 "BIDBELL_SOURCE_PARAMS": json.dumps(DEMO_PARAMS),
                 "BIDBELL_EMAIL_URL": smtp.url,
+                "BIDBELL_SMS_URL": sms.url,
                 "BIDBELL_AS_OF": as_of.isoformat(),
                 "BIDBELL_PUBLIC_URL": "http://localhost:8000",
             }
@@ -100,6 +120,7 @@ def run_demo(keep: bool = False) -> int:
         _say(f"  fixtures:    {fixtures}")
         _say(f"  as of:       {as_of.isoformat()} (just after the newest Find a Tender capture)")
         _say(f"  SMTP server: 127.0.0.1:{smtp.port} (local, keeps every message)")
+        _say(f"  SMS gateway: 127.0.0.1:{sms.port} (a local stand-in, keeps every message)")
         migrate(s.effective_database_url)
         with session_scope(get_engine()) as session:
             for name, url in urls.items():
@@ -113,6 +134,7 @@ def run_demo(keep: bool = False) -> int:
                 kind = "constructed" if name in CONSTRUCTED_SOURCES else "real capture"
                 _say(f"  source:      {name:26} {url} ({kind})")
         for name, email, kind, cpv, kw, regions, lo, hi in SAMPLE_SUBSCRIBERS:
+            mobile = SMS_SUBSCRIBER[1] if email == SMS_SUBSCRIBER[0] else None
             add_subscriber(
                 name=name,
                 email=email,
@@ -122,8 +144,27 @@ def run_demo(keep: bool = False) -> int:
                 regions=regions,
                 min_value=lo,
                 max_value=hi,
+                mobile=mobile,
+                channels=["email", "sms"] if mobile else ["email"],
             )
-            _say(f"  subscriber:  {name} <{email}> cpv={','.join(cpv)} regions={','.join(regions)}")
+            by = f" and SMS to {mobile}" if mobile else ""
+            _say(
+                f"  subscriber:  {name} <{email}> cpv={','.join(cpv)} "
+                f"regions={','.join(regions)}{by}"
+            )
+        infra = INFRASTRUCTURE
+        add_subscriber(
+            name=str(infra["name"]),
+            email=str(infra["email"]),
+            kind="infrastructure",
+            sub_kind=str(infra["sub_kind"]),
+            areas_served=list(infra["areas_served"]),
+            frequency="weekly",  # its own matches in a weekly digest, not one by one
+        )
+        _say(
+            f"  subscriber:  {infra['name']} <{infra['email']}> (council for voluntary "
+            f"service: weekly digest for {', '.join(infra['areas_served'])})"
+        )
         _say("")
 
         from flows.runner import exit_status, run_pipeline_once
@@ -132,11 +173,38 @@ def run_demo(keep: bool = False) -> int:
         _say("")
         if summary is None:
             return 1
-        _report(summary, smtp, s.effective_database_url)
-    return exit_status(summary)
+        # The second replay: Find a Tender publishes a later release of one tender with its
+        # deadline moved; the pipeline runs again an hour on (before the SMS quiet hours).
+        fts_site: Any = server.sites[urls["find_a_tender"][len(server.url) :]]
+        moved = next((r for r in fts_releases if r.get("ocid") == MOVED_OCID), None)
+        second = None
+        if moved is not None and not any(
+            r["id"].endswith("-deadline-moved") for r in fts_site.releases
+        ):
+            published = (as_of + timedelta(minutes=30)).isoformat()
+            fts_site.releases = [*fts_site.releases, moved_deadline(moved, published, MOVED_DAYS)]
+            os.environ["BIDBELL_AS_OF"] = (as_of + timedelta(hours=1)).isoformat()
+            reset_settings()
+            _say(
+                f"Second replay: Find a Tender publishes {MOVED_OCID} again with its deadline "
+                f"moved {MOVED_DAYS} days later [constructed release]"
+            )
+            second = run_pipeline_once(["find_a_tender"])
+            _say("")
+            if second is None:
+                return 1
+        _report(summary, smtp, s.effective_database_url, second, sms)
+    status = exit_status(summary)
+    return status if status or second is None else exit_status(second)
 
 
-def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
+def _report(
+    summary: dict[str, Any],
+    smtp: MailSink,
+    db_url: str,
+    second: dict[str, Any] | None = None,
+    sms: SmsGateway | None = None,
+) -> None:
     import feedparser
 
     from models.store.queries import count_listings_stored, list_opportunities
@@ -182,9 +250,22 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
             f"  matching: {a['opportunities']} open opportunities x {a['profiles']} profiles "
             f"-> {a['matches']} matches, {a['alerts_created']} new alerts"
         )
-    sent = summary.get("sent")
+    runs = [x for x in (summary, second) if x]
+    sent = [x["sent"] for x in runs if x.get("sent")]
     if sent:
-        _say(f"  alerts sent: {sent['sent']} (failed {sent['failed']})")
+        _say(
+            f"  alerts sent: {sum(x['sent'] for x in sent)} "
+            f"(failed {sum(x['failed'] for x in sent)}); "
+            f"digests sent: {sum(x['digests_sent'] for x in sent)}; "
+            f"change alerts: {sum(x['change_alerts'] for x in sent)}"
+        )
+        held = sent[-1].get("held_quiet_hours") or 0
+        if held:
+            _say(
+                f"  SMS held for quiet hours (21:00-08:00 UK): {held}; they go at 08:00 "
+                "(bidbell outbox shows them)"
+            )
+    _delivery(smtp, sms)
     _say(f"  emails received by the local SMTP server: {len(smtp.received)}")
     for r in smtp.received:
         _say(f"    to {', '.join(r.rcpt_tos)}: {r.message['Subject']}  [{r.path}]")
@@ -195,6 +276,46 @@ def _report(summary: dict[str, Any], smtp: MailSink, db_url: str) -> None:
     ok = "valid" if not feed.bozo else f"INVALID ({feed.bozo_exception})"
     _say(f"  RSS 2.0 feed: {feed_path} ({len(feed.entries)} items, {ok})")
     _say(f"  {_export_ocds(feed_path.parent.parent / 'ocds-release-package.json')}")
+
+
+def _delivery(smtp: MailSink, sms: SmsGateway | None) -> None:
+    """What people received, one of each kind: an instant alert, a change alert, an SMS,
+    the infrastructure digest (with its chart and CSV)."""
+    from notifiers.sms import is_gsm7, septets
+
+    def first(prefix: str) -> Any:
+        return next(
+            (r for r in smtp.received if str(r.message["Subject"]).startswith(prefix)), None
+        )
+
+    shown = [
+        ("instant alert", first("New opportunity: ")),
+        ("change alert", first("Changed (")),
+        ("infrastructure digest", first("Bidbell weekly for ")),
+    ]
+    for label, r in shown:
+        if r is None:
+            _say(f"  {label}: none")
+            continue
+        extra = ""
+        if label == "infrastructure digest":
+            m = r.message
+            png = [p for p in m.walk() if p.get_content_type() == "image/png"]
+            csvs = [p for p in m.iter_attachments() if p.get_content_type() == "text/csv"]
+            rows = len(csvs[0].get_content().splitlines()) - 1 if csvs else 0
+            extra = (
+                f" (chart inline: {len(png)} PNG; CSV attached: {rows} rows, "
+                f"{csvs[0].get_filename() if csvs else '-'})"
+            )
+        _say(f"  {label}: to {', '.join(r.rcpt_tos)}: {r.message['Subject']}{extra}")
+        _say(f"    saved as {r.path}")
+    if sms is not None:
+        for m in sms.received:
+            enc = "GSM-7" if is_gsm7(m.text) else "not GSM-7"
+            n = septets(m.text) if is_gsm7(m.text) else len(m.text)
+            _say(f"  SMS to {m.to} (local gateway stand-in, {n} characters, {enc}): {m.text}")
+        if not sms.received:
+            _say("  SMS: none")
 
 
 def _export_ocds(path: Path) -> str:

@@ -54,7 +54,7 @@ def match_alerts(now: datetime) -> dict[str, Any]:
 @task(name="deliver_alerts", retries=0, cache_policy=NO_CACHE)
 def deliver_alerts(now: datetime) -> dict[str, Any]:
     # No task-level retry: each alert is its own attempt, recorded and retried next run.
-    return vars(steps.deliver_alerts(get_settings(), now))
+    return steps.deliver_alerts(get_settings(), now).as_dict()
 
 
 @task(

@@ -21,7 +21,7 @@ from models.store.db import get_engine, session_scope
 from models.store.sectors import SectorRefresh, refresh_sectors
 from models.store.store import StoreResult, iter_jsonl, store_errors, store_records
 from models.store.tables import Opportunity
-from notifiers.dispatch import DispatchResult, send_pending_alerts
+from notifiers.outbox import DeliveryReport, deliver
 from notifiers.rss import render_rss, write_rss
 from spiders.config import SourceConfig, load_sources
 from spiders.crawl import CrawlOutcome, crawl
@@ -240,15 +240,23 @@ def match_alerts(settings: Settings, now: datetime) -> AlertResult:
         return create_alerts(session, now)
 
 
-def deliver_alerts(settings: Settings, now: datetime) -> DispatchResult:
-    with session_scope(_engine(settings)) as session:
-        return send_pending_alerts(
-            session,
-            email_url=settings.email_url,
-            extra_urls=settings.extra_apprise_urls,
-            public_url=settings.public_url,
-            now=now,
-        )
+def deliver_alerts(settings: Settings, now: datetime) -> DeliveryReport:
+    """One outbox run: change alerts and due reminders into the outbox, then every due
+    alert sent (instant ones by email through the pooled SMTP channel, SMS and other
+    targets through apprise), welcome digests, and the daily / weekly / infrastructure
+    digests when their hour has come (notifiers.outbox, notifiers.digest)."""
+    from notifiers.digest import send_due_digests
+    from notifiers.outbox import Sender
+
+    engine = _engine(settings)
+    report = deliver(engine, settings, now)
+    sender = Sender(engine, settings, now)
+    try:
+        for kind in ("daily", "weekly", "infrastructure"):
+            send_due_digests(sender, kind, report)
+    finally:
+        sender.close()
+    return report
 
 
 def publish_feed(settings: Settings, now: datetime, limit: int = 200) -> Path:

@@ -86,3 +86,21 @@ class FtsSite:
             next_q = urlencode({**base, "cursor": cursor})
             package["links"] = {"next": f"{base_url}{FTS_PATH}?{next_q}"}
         return package
+
+
+def moved_deadline(release: dict[str, Any], when: str, days: int) -> dict[str, Any]:
+    """[constructed] A later release of the same procurement moving its deadline ``days``
+    on, published at ``when``: the real release with a new id and date and tenderPeriod's
+    endDate moved (no real amendment of a captured tender was captured). The demo serves it
+    in its second replay to show a change alert."""
+    import copy
+
+    out = copy.deepcopy(release)
+    out["id"] = f"{release['id']}-deadline-moved"
+    out["date"] = when
+    period = out.setdefault("tender", {}).setdefault("tenderPeriod", {})
+    end = parse_iso(period["endDate"])
+    from datetime import timedelta
+
+    period["endDate"] = (end + timedelta(days=days)).isoformat().replace("+00:00", "Z")
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.store.types import JSONType, UTCDateTime
@@ -156,13 +156,22 @@ class Profile(SQLModel, table=True):
 class Alert(SQLModel, table=True):
     """The outbox: one row per organisation x opportunity x event kind x channel. Kind "new":
     a new or changed opportunity a profile matched; "welcome": what a new or changed profile
-    matched among the open opportunities (sent as one digest, never as instant alerts)."""
+    matched among the open opportunities (sent as one digest, never as instant alerts);
+    "change:<event id>": an opportunity the organisation was told about changed (``event_id``
+    says how); "reminder": the deadline is near (asked for with a "remind me" link).
+
+    ``status`` says what is known: pending (waiting, maybe until ``next_attempt_at``),
+    sending (claimed by ``lease_owner`` until ``lease_until``; a sender that died releases it
+    when the lease runs out), sent, failed (for good: rejected or out of attempts).
+    ``route`` is how it goes: instant, or inside the daily / weekly / welcome digest
+    (``digest_id`` once one holds it), or feed (a profile's private feed)."""
 
     __table_args__ = (
         UniqueConstraint(
             "organisation_id", "opportunity_id", "kind", "channel", name="uq_alert_once"
         ),
         Index("ix_alert_status", "status"),
+        Index("ix_alert_due", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -171,7 +180,7 @@ class Alert(SQLModel, table=True):
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
     kind: str = Field(default="new", max_length=32)
     channel: str = Field(default="email", max_length=32)
-    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    status: str = Field(default="pending", max_length=16)  # pending|sending|sent|failed
     reasons: list[str] = _json()
     score: int = 0  # relevance 0-100 (matching.explain): the order alerts are shown in
     lot_id: str | None = Field(default=None, max_length=256)  # the lot that matched, if one
@@ -179,18 +188,130 @@ class Alert(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime | None = _ts()
     sent_at: datetime | None = _ts()
+    route: str | None = Field(default=None, max_length=16)  # instant|daily|weekly|welcome|feed
+    event_id: int | None = Field(default=None, foreign_key="opportunityevent.id", index=True)
+    next_attempt_at: datetime | None = _ts()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _ts()
+    message_id: str | None = Field(default=None, max_length=255)
+    last_error: str | None = None
+    digest_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("digest.id", ondelete="SET NULL"), index=True),
+    )
 
 
 class Delivery(SQLModel, table=True):
-    """Every attempt to deliver an alert to a target, successful or not."""
+    """Every attempt to deliver an alert or a digest to a target, successful or not.
+    ``outcome``: sent, retry (a temporary failure: tried again later), rejected (the target
+    refused for good), failed (out of attempts)."""
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(foreign_key="alert.id", index=True)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    digest_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("digest.id", ondelete="CASCADE"), index=True),
+    )
     channel: str = Field(max_length=32)
     target: str = Field(max_length=512)  # redacted: no credentials
     ok: bool
+    outcome: str = Field(default="sent", max_length=16)
+    message_id: str | None = Field(default=None, max_length=255)
     error: str | None = None
     attempted_at: datetime | None = _ts()
+
+
+def _org_fk() -> Any:
+    return Field(
+        sa_column=Column(
+            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+
+
+class Digest(SQLModel, table=True):
+    """One digest message to one organisation on one channel: daily, weekly, welcome or the
+    infrastructure organisations' weekly digest. Unique per period, so a digest due at
+    Monday 07:00 is made once; ``status`` as for an alert, plus "empty" (nothing to tell:
+    the period is used up all the same). Its alerts point at it (``Alert.digest_id``)."""
+
+    __table_args__ = (
+        UniqueConstraint(
+            "organisation_id", "kind", "channel", "period_end", name="uq_digest_period"
+        ),
+        Index("ix_digest_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = _org_fk()
+    kind: str = Field(max_length=16)  # daily | weekly | welcome | infrastructure
+    channel: str = Field(default="email", max_length=32)
+    period_start: datetime | None = _ts()
+    period_end: datetime | None = _ts(nullable=False)
+    status: str = Field(default="pending", max_length=16)
+    items: int = 0
+    changes: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _ts()
+    message_id: str | None = Field(default=None, max_length=255)
+    last_error: str | None = None
+    created_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+
+
+class DeliveryTarget(SQLModel, table=True):
+    """Where an organisation is reached besides its email and mobile, and what we know of
+    each address. Channel "apprise": a target its administrator added (an apprise URL of an
+    allowed scheme: Teams, Slack, a webhook), which gets a copy of its instant alerts.
+    Channel "email" / "sms": a row appears when the address was refused for good (a 5xx to
+    RCPT, an invalid number); ``told_at`` is when the organisation was told on its other
+    channel."""
+
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "channel", "address", name="uq_target_address"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = _org_fk()
+    channel: str = Field(max_length=16)  # email | sms | apprise
+    address: str = Field(max_length=2048)  # an apprise URL may hold a token: never shown
+    label: str = Field(default="", max_length=128)
+    status: str = Field(default="active", max_length=16)  # active | rejected
+    reason: str | None = None
+    rejected_at: datetime | None = _ts()
+    told_at: datetime | None = _ts()
+    created_at: datetime | None = _ts()
+
+
+class DeliveryPreference(SQLModel, table=True):
+    """An organisation's own delivery limits (unset: the settings' defaults)."""
+
+    organisation_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    instant_cap_per_day: int | None = None
+    remind_days: int | None = None
+
+
+class Reminder(SQLModel, table=True):
+    """A "remind me" an organisation asked for: ``days`` before the deadline an alert of
+    kind "reminder" goes into the outbox (status queued), unless the opportunity was
+    cancelled or withdrawn (status cancelled). The deadline is read when the day comes, so
+    a moved deadline moves the reminder."""
+
+    __table_args__ = (UniqueConstraint("organisation_id", "opportunity_id", name="uq_reminder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = _org_fk()
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    days: int = 3
+    status: str = Field(default="pending", max_length=16)  # pending | queued | cancelled
+    created_at: datetime | None = _ts()
+    queued_at: datetime | None = _ts()
 
 
 class SourceState(SQLModel, table=True):

@@ -1,122 +1,126 @@
-"""Alerts through the outbox to a real SMTP server started by the test; the RSS feed."""
+"""Alerts through the outbox to a real SMTP server started by the test, as received:
+headers (RFC 8058 pair, stable Message-ID), both parts with every link, reasons in words;
+the RSS feed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
 from urllib.parse import parse_qsl, urlsplit
 from xml.etree import ElementTree as ET
 
 import feedparser
+from sqlalchemy import update
 from sqlmodel import Session, select
 
-from demo.mailsink import MailSink, free_port
-from matching.alerts import create_alerts
-from models.store.store import store_records
+from bidbell import signing
 from models.store.tables import Alert, Delivery, Opportunity
-from models.subscribers.manage import add_subscriber
-from notifiers.dispatch import email_target, redact, send_pending_alerts
+from notifiers.dispatch import email_target, redact
 from notifiers.rss import render_rss
-from spiders.files import read_file
+from tests.notifiers.conftest import BEDS, NOW, match, register, run, store_captures
 
-NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
+HREF = re.compile(r'href="([^"]+)"')
 
 
-def seed(engine, fts_files) -> None:
-    with Session(engine) as s:
-        recs = [
-            r.model_dump()
-            for f in fts_files
-            for r in read_file("find_a_tender", "find_a_tender", f)
-        ]
-        store_records(s, recs, now=NOW)
-        s.commit()
-    add_subscriber(
-        name="Beds Care",
-        email="bids@bedscare.example.org",
-        kind="vcse",
-        cpv_prefixes=["85"],
-        keywords=[],
-        regions=["UKH2"],
-        min_value=None,
-        max_value=5_000_000,
-        engine=engine,
+def test_alert_email_as_received(engine, fts_files, sink, delivery_env) -> None:
+    settings = delivery_env()
+    store_captures(engine, fts_files)
+    register(engine)
+    r = match(engine)
+    assert (r.profiles, r.opportunities, r.matches, r.alerts_created) == (1, 1, 1, 1)
+    report = run(engine, settings)
+    assert (report.sent, report.failed) == (1, 0)
+    assert len(sink.received) == 1 and sink.received[0].rcpt_tos == [BEDS]
+    msg = sink.messages()[0]
+    assert msg["Subject"] == (
+        "New opportunity: Competitive Flexible Procedure (CFP) Aldbanks Supported Living "
+        "CBC-2074-CFP-SK"
     )
-    add_subscriber(
-        name="Kent Digital",
-        email="hi@kentdigital.example.com",
-        cpv_prefixes=["72"],
-        keywords=[],
-        regions=["UKJ4"],
-        min_value=None,
-        max_value=None,
-        engine=engine,
-    )
-
-
-def send(engine, url: str):
-    with Session(engine) as s:
-        return send_pending_alerts(
-            s, email_url=url, extra_urls=[], public_url="http://localhost:8000", now=NOW
-        )
-
-
-def test_alert_email_arrives_once(engine, fts_files, mailsink: MailSink) -> None:
-    seed(engine, fts_files)
-    with Session(engine) as s:
-        r = create_alerts(s, NOW)
-        s.commit()
-    assert (r.profiles, r.opportunities, r.matches, r.alerts_created) == (2, 1, 1, 1)
-    result = send(engine, mailsink.url)
-    assert (result.sent, result.failed) == (1, 0)
-    assert len(mailsink.received) == 1
-    mail = mailsink.received[0]
-    assert mail.rcpt_tos == ["bids@bedscare.example.org"]
-    msg = mail.message
-    assert msg["Subject"].startswith("New opportunity: Competitive Flexible Procedure")
-    assert msg["List-Unsubscribe"].startswith("<http://localhost:8000/unsubscribe/")
-    assert msg["X-Bidbell-Alert"]
-    html = msg.get_body(("html",)).get_content()
-    assert "Central Bedfordshire Council" in html and "£2.77m" in html
-    assert "Thu 05 Nov 2026, 12:00 GMT" in html  # deadline in UK local time
-    assert "CPV 85311000 is within your code 85" in html
-    # the size says which threshold applied: a light-touch notice (specialRegime)
-    assert "at or above the light-touch services threshold £663,540" in html
-    assert "Social care and health" in html
-    assert "Fit for a small bidder:" in html
-    assert "https://www.find-tender.service.gov.uk/Notice/094476-2026" in html
-    # again: no new alert, nothing sent twice
-    with Session(engine) as s:
-        assert create_alerts(s, NOW).alerts_created == 0
-        s.commit()
-    assert send(engine, mailsink.url).sent == 0
-    assert len(mailsink.received) == 1
-    with Session(engine) as s:
-        deliveries = s.exec(select(Delivery)).all()
-        assert len(deliveries) == 1 and deliveries[0].ok
-        assert (
-            deliveries[0].target
-            == f"mailto://127.0.0.1:{mailsink.port} to bids@bedscare.example.org"
-        )
-
-
-def test_failed_send_is_recorded_and_retried_next_run(engine, fts_files, mailsink) -> None:
-    seed(engine, fts_files)
-    with Session(engine) as s:
-        create_alerts(s, NOW)
-        s.commit()
-    dead = f"mailto://127.0.0.1:{free_port()}?from=alerts@bidbell.localhost"  # nobody listens
-    result = send(engine, dead)
-    assert (result.sent, result.failed) == (0, 1)
+    assert msg["From"] == "Bidbell <alerts@bidbell.localhost>"
+    assert msg["To"] == BEDS
+    assert msg["Date"] == "Tue, 06 Oct 2026 17:00:00 +0000"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["List-Id"] == "Bidbell alerts <alerts.bidbell.localhost>"
+    # RFC 8058: a one-click unsubscribe URL (https, signed) and the POST marker
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsub = msg["List-Unsubscribe"].strip("<>")
+    assert unsub.startswith("https://bidbell.example.org/u/")
     with Session(engine) as s:
         alert = s.exec(select(Alert)).one()
-        assert (alert.status, alert.attempts) == ("pending", 1)
-        d = s.exec(select(Delivery)).one()
-        assert not d.ok and d.error
-    assert send(engine, mailsink.url).sent == 1
-    assert len(mailsink.received) == 1
+    data = signing.verify("unsubscribe", unsub.rsplit("/", 1)[1])
+    assert data == {"org": alert.organisation_id, "profile": alert.profile_id}
+    assert f"/{alert.organisation_id}" not in unsub  # no guessable id in the path
+    assert re.fullmatch(r"<alert\.\d+\.[0-9a-f]{12}@bidbell\.localhost>", msg["Message-ID"])
+    assert alert.message_id == msg["Message-ID"] and alert.status == "sent"
+    # both parts; the text part written for reading and carrying every link of the HTML
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    links = set(HREF.findall(html))
+    assert len(links) == 4  # the notice, remind me, preferences, unsubscribe
+    for link in links:
+        assert link in text, link
+    assert "https://www.find-tender.service.gov.uk/Notice/094476-2026" in links
+    assert unsub in links
+    remind = next(x for x in links if "/remind/" in x)
+    assert signing.verify("remind", remind.rsplit("/", 1)[1]) == {
+        "org": alert.organisation_id,
+        "opp": alert.opportunity_id,
+        "days": 3,
+    }
+    assert "<" not in text and "Read the full notice:" in text
+    for part in (text, html):
+        assert "Central Bedfordshire Council" in part and "£2.77m" in part
+        assert "Thu 05 Nov 2026, 12:00 GMT" in part  # the deadline in UK local time
+        assert "CPV 85311000 is within your code 85" in part
+        assert "tender (open for bids)" in part  # the stage spelled out
+        assert "Bedfordshire and Hertfordshire" in part  # area names...
+        assert not re.search(r"\bUK[C-N]\d", part)  # ...not NUTS codes
+        assert "at or above the light-touch services threshold £663,540" in part
     with Session(engine) as s:
-        assert s.exec(select(Alert)).one().status == "sent"
-        assert [d.ok for d in s.exec(select(Delivery).order_by(Delivery.id))] == [False, True]
+        d = s.exec(select(Delivery)).one()
+        assert d.ok and d.outcome == "sent" and d.message_id == msg["Message-ID"]
+        assert d.target == f"mailto://127.0.0.1:{sink.port} to {BEDS}"
+    # again: no new alert, nothing sent twice
+    assert match(engine).alerts_created == 0
+    assert run(engine, settings).sent == 0
+    assert len(sink.received) == 1
+
+
+def test_a_resend_is_the_same_message(engine, fts_files, sink, delivery_env) -> None:
+    """The Message-ID comes from the alert: sent again (as after a crash between the
+    relay's answer and the commit), it is the same message."""
+    settings = delivery_env()
+    store_captures(engine, fts_files)
+    register(engine)
+    match(engine)
+    run(engine, settings)
+    with Session(engine) as s:  # as if the sender died before recording the send
+        s.execute(update(Alert).values(status="sending", lease_until=NOW, lease_owner="dead"))
+        s.commit()
+    later = NOW.replace(minute=30)
+    assert run(engine, settings, later).sent == 1
+    first, second = sink.messages()
+    assert first["Message-ID"] == second["Message-ID"]
+    assert first["Subject"] == second["Subject"]
+    assert first["List-Unsubscribe"] == second["List-Unsubscribe"]
+
+
+def test_titles_with_runs_of_whitespace_are_collapsed(
+    engine, fts_files, sink, delivery_env
+) -> None:
+    settings = delivery_env()
+    store_captures(engine, fts_files)
+    register(engine)
+    with Session(engine) as s:
+        opp = s.exec(select(Opportunity).where(Opportunity.title.contains("Aldbanks"))).one()
+        opp.title = "  Aldbanks\n   Supported \t Living  "
+        s.add(opp)
+        s.commit()
+    match(engine)
+    run(engine, settings)
+    msg = sink.messages()[0]
+    assert msg["Subject"] == "New opportunity: Aldbanks Supported Living"
+    assert "\r\nAldbanks Supported Living\r\n" in msg.get_body(("plain",)).get_content()
 
 
 def test_email_target_and_redaction() -> None:
@@ -130,10 +134,11 @@ def test_email_target_and_redaction() -> None:
     assert "old@x.org" not in url
     assert redact(url) == "mailtos://smtp.example.org:587 to new@y.org"
     assert "secret" not in redact(url)
+    assert redact("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ") == "slack://…"
 
 
 def test_rss_is_valid_rss_2(engine, fts_files) -> None:
-    seed(engine, fts_files)
+    store_captures(engine, fts_files)
     with Session(engine) as s:
         opps = s.exec(select(Opportunity)).all()
         data = render_rss(
