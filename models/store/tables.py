@@ -129,6 +129,10 @@ class Organisation(SQLModel, table=True):
     areas: list[str] = _json()  # areas served: "Swale", "UKJ4", "within 10 miles of ME10"
     # The infrastructure organisation (CVS, chamber, federation) this one is a member of.
     member_of_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    # "active", or "pending" for a web sign-up whose email address is not confirmed yet
+    # (double opt-in: its profiles stay inactive, so nothing is sent to it before then).
+    status: str = Field(default="active", max_length=16, index=True)
+    confirmed_at: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -177,6 +181,24 @@ class Alert(SQLModel, table=True):
     lot_id: str | None = Field(default=None, max_length=256)  # the lot that matched, if one
     lot_title: str | None = None
     attempts: int = 0
+    created_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+
+
+class Reminder(SQLModel, table=True):
+    """"Remind me before the deadline" of one opportunity, asked from a link in an alert
+    (bidbell.signing purpose "remind"): ``remind_at`` is the deadline less ``days_before``;
+    delivery sends it then (none when the opportunity was cancelled) and sets ``sent_at``."""
+
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "opportunity_id", name="uq_reminder_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    days_before: int = 3
+    remind_at: datetime | None = _ts(index=True)
     created_at: datetime | None = _ts()
     sent_at: datetime | None = _ts()
 
