@@ -49,7 +49,7 @@ lint: install
 	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy bidbell spiders models matching notifiers flows cli demo
+	$(BIN)/mypy bidbell spiders models matching notifiers flows cli demo web
 
 check: lint typecheck test
 

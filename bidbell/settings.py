@@ -94,6 +94,14 @@ class Settings(BaseSettings):
         default="http://localhost:8000", description="Where links in emails and feeds point."
     )
 
+    # --- web (bidbell web) ----------------------------------------------------------------
+    admin_user: str = Field(default="admin", description="User name of the admin pages.")
+    admin_password: str = Field(
+        default="",
+        repr=False,
+        description="Password of the admin pages (HTTP Basic; use HTTPS). Unset: no admin pages.",
+    )
+
     # --- time ----------------------------------------------------------------------------
     as_of: datetime | None = Field(
         default=None,
