@@ -307,7 +307,12 @@ class Search(BaseModel):
                     f"{_range_words(data['min_value'], data['max_value'])} (a council's "
                     "goods and services thresholds; change it if you need)"
                 )
-            data["value_not_stated"] = "not_stated" in self.bands
+                data["value_not_stated"] = "not_stated" in self.bands
+            else:
+                notes.append(
+                    "size: alerts cannot be kept to notices that state no value; they "
+                    "include every value (set a range if you need)"
+                )
         if self.closing_within is not None:
             notes.append("closing within: alerts tell you about new opportunities as they come")
         if self.sources:
