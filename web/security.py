@@ -49,7 +49,7 @@ HEADERS = {
 _TOKEN_PATH = re.compile(
     r"/("
     + "|".join(re.escape(p) for p in sorted(PATHS.values(), key=len, reverse=True))
-    + r")/[^\s?\"]+"
+    + r")/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
 )
 
 
