@@ -247,7 +247,7 @@ def test_preferences_change_a_profile_and_the_organisation(client: Any) -> None:
             "mobile": "07911 123456",
             "areas_served": "Swale; Medway",
             "csrf_token": form_token(page.text),
-        },  # fmt: skip
+        },
     )
     assert r.status_code == 303
     org2 = org_by_email(SIGNUP["email"])
