@@ -572,7 +572,8 @@ def opportunities(
     opps = page.items
     where = s.effective_database_url
     shown = f"{len(opps)} of {page.total}" if page.total > len(opps) else f"{page.total}"
-    typer.echo(f"{shown} opportunit{'y' if page.total == 1 else 'ies'} in {where}", err=True)
+    if not as_json:  # JSON Lines stay lines of JSON, even where both streams are read as one
+        typer.echo(f"{shown} opportunit{'y' if page.total == 1 else 'ies'} in {where}", err=True)
     if page.total == 0 and count_listings_stored()[0] == 0:
         typer.echo(
             "  the database is empty: after `make demo`, query the demo's database with "
