@@ -186,7 +186,7 @@ class Alert(SQLModel, table=True):
 
 
 class Reminder(SQLModel, table=True):
-    """"Remind me before the deadline" of one opportunity, asked from a link in an alert
+    """A "remind me before the deadline" of one opportunity, asked from a link in an alert
     (bidbell.signing purpose "remind"): ``remind_at`` is the deadline less ``days_before``;
     delivery sends it then (none when the opportunity was cancelled) and sets ``sent_at``."""
 
