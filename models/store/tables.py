@@ -118,7 +118,11 @@ class OpportunityEvent(SQLModel, table=True):
 
 class Organisation(SQLModel, table=True):
     """A registered SME, VCSE or infrastructure organisation (models.subscribers.criteria
-    says what each field may hold)."""
+    says what each field may hold). Ids are never used again (AUTOINCREMENT on SQLite; a
+    sequence on PostgreSQL): a signed link names an organisation by id, and one deleted must
+    not hand its old links to the next to register."""
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=256)
@@ -142,7 +146,9 @@ class Profile(SQLModel, table=True):
     Criteria, as JSON) and how it wants to hear (channels, frequency). ``version`` grows on
     every change; the matcher sets ``matched_version`` once it has matched that version
     against the open opportunities (the welcome digest), so a profile whose two differ is
-    new or changed."""
+    new or changed. Ids are never used again (a private feed's link names its profile)."""
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)

@@ -346,13 +346,19 @@ def test_skip_link_focus_order_headings_and_labels(live: Live, browser: Any) -> 
 def test_screenshots_desktop_and_phone(live: Live, browser: Any) -> None:
     """The main pages at desktop and phone width, kept as test artefacts; on a phone nothing
     is wider than the screen."""
-    from models.subscribers.manage import get_subscriber
+    from models.subscribers.manage import add_subscriber
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    found = get_subscriber("control@example.org") or get_subscriber("axe@example.org")
-    pages = {"search": SEARCH, "opportunity": "/opportunities/90", "signup": "/signup" + SEARCH[1:]}
-    if found is not None:
-        pages["preferences"] = f"/prefs/{sign('prefs', {'org': found[0].id})}"
+    org, _, _ = add_subscriber(
+        name="Medway Digital Ltd", email="hello@medwaydigital.example.com",
+        keywords=["software"], areas=["Medway", "UKJ4"], min_value=5000, max_value=250_000,
+    )  # fmt: skip
+    pages = {
+        "search": SEARCH,
+        "opportunity": "/opportunities/90",
+        "signup": "/signup" + SEARCH[1:],
+        "preferences": f"/prefs/{sign('prefs', {'org': org.id})}",
+    }
     for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = browser.new_page(viewport=viewport)
         for name, path in pages.items():

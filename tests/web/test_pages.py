@@ -353,3 +353,22 @@ def test_tokens_never_reach_the_access_log() -> None:
     record = logging.LogRecord("x", logging.INFO, "", 0, f"GET /feeds/p/{feed}.rss", None, None)
     RedactTokens().filter(record)
     assert record.getMessage() == "GET /feeds/p/[token].rss"
+
+
+def test_unconfirmed_signups_are_deleted_after_the_confirmation_window(client: Any) -> None:
+    signup(client)
+    org = org_by_email(SIGNUP["email"])
+    assert org is not None
+    with session_scope(get_engine()) as s:
+        row = s.get(Organisation, org.id)
+        assert row is not None
+        row.created_at = NOW - timedelta(days=5)  # the link was good for 3 days
+        s.add(row)
+    signup(client, email="someone.else@example.org")
+    assert org_by_email(SIGNUP["email"]) is None
+    other = org_by_email("someone.else@example.org")
+    assert other is not None
+    # ids are never used again: the deleted sign-up's links cannot open the next account
+    assert (other.id or 0) > (org.id or 0)
+    with session_scope(get_engine()) as s:
+        assert {p.organisation_id for p in s.exec(select(Profile))} == {other.id}

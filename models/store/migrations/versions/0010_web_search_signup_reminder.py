@@ -1,6 +1,6 @@
 """the web front: full-text search over opportunities (SQLite FTS5 table kept by triggers;
 PostgreSQL tsvector column + GIN index), organisation confirmation state (double opt-in),
-deadline reminders
+deadline reminders, organisation and profile ids never reused on SQLite
 
 Revision ID: 0010
 Revises: 0008 (TEMPORARY: the delivery work writes 0009 in parallel; at merge this becomes
@@ -75,7 +75,13 @@ def upgrade() -> None:
         op.execute(
             "CREATE INDEX ix_opportunity_search_vector ON opportunity USING gin (search_vector)"
         )
-    with op.batch_alter_table("organisation", schema=None) as batch_op:
+    # SQLite: organisation and profile ids never used again (AUTOINCREMENT), as PostgreSQL's
+    # sequences already ensure: signed links name them by id.
+    rebuild = {"recreate": "always", "table_kwargs": {"sqlite_autoincrement": True}}
+    sqlite = rebuild if dialect == "sqlite" else {}
+    with op.batch_alter_table("profile", schema=None, **sqlite):  # type: ignore[arg-type]
+        pass
+    with op.batch_alter_table("organisation", schema=None, **sqlite) as batch_op:  # type: ignore[arg-type]
         batch_op.add_column(
             sa.Column(
                 "status",
