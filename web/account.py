@@ -128,8 +128,11 @@ def signup_form(request: Request) -> Response:
     if any(
         k in request.query_params for k in (*LIST_FIELDS, "q", "subcontract_only", "closing_within")
     ):
-        criteria, notes = search.to_criteria()
-        values = profile_values(criteria)
+        try:
+            criteria, notes = search.to_criteria()
+            values = profile_values(criteria)
+        except SubscriberError as exc:  # a search an alert cannot be: start from nothing
+            values, notes = empty_profile_values(), [str(exc)]
     else:
         values = empty_profile_values()
     return render(

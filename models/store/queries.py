@@ -27,6 +27,7 @@ from models.store.db import get_engine, session_scope
 from models.store.listings import count_listings, listings_of
 from models.store.tables import Opportunity
 from models.subscribers.criteria import (
+    MAX_PHRASE_WORDS,
     STAGES,
     Criteria,
     Stage,
@@ -279,15 +280,24 @@ class Search(BaseModel):
         }
         query = parse_text_query(self.q)
         keywords = [t for group in query.groups for t in group]
+        long = [t for t in keywords if len(t.split()) > MAX_PHRASE_WORDS]
+        if long:
+            keywords = [t for t in keywords if t not in long]
+            notes.append(
+                f"keywords: an alert's phrase has at most {MAX_PHRASE_WORDS} words; "
+                f"{', '.join(repr(t) for t in long)} left out"
+            )
         if keywords:
             data["keywords"] = keywords[:20]
-            if any(len(g) == 1 for g in query.groups) and len(query.groups) > 1:
+            kept = [g for g in query.groups if any(t in keywords for t in g)]
+            if len(kept) > 1:
                 notes.append(
                     "keywords: an alert fires on any one of its keywords or phrases (the "
                     "search wanted all of them)"
                 )
-        if query.exclude:
-            data["exclude_keywords"] = query.exclude[:20]
+        exclude = [t for t in query.exclude if len(t.split()) <= MAX_PHRASE_WORDS]
+        if exclude:
+            data["exclude_keywords"] = exclude[:20]
         stages: list[str] = list(self.stages)
         if self.subcontract_only:
             stages = ["subcontract"]

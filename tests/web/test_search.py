@@ -168,6 +168,9 @@ def test_alert_me_about_this_search_matches_what_the_search_finds(store: Engine)
         bands=["not_stated"], closing_within=30, sources=["sell2wales"]
     ).to_criteria()
     assert [n.split(":")[0] for n in notes] == ["size", "closing within", "source"]
+    c, notes = Search(q='"one two three four five six seven" care -"a b c d e f g"').to_criteria()
+    assert (c.keywords, c.exclude_keywords) == (["care"], [])
+    assert notes[0].startswith("keywords: an alert's phrase has at most 6 words")
     c, notes = Search(bands=["under_10k", "below_publication"]).to_criteria()
     assert (c.min_value, c.max_value, c.value_not_stated) == (None, 30_000, False)
     assert "£30,000" in notes[0]
