@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test run lint typecheck check lock clean bench bench-ingest bench-match bench-quality bench-send
+.PHONY: install demo test run lint typecheck check lock clean bench bench-ingest bench-match bench-quality \
+	bench-send browser-deps web
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Bidbell needs Python 3.11)"; exit 2; }
@@ -15,6 +16,20 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## What the browser tests (tests/web/) need besides the venv: Debian's chromium, driven by
+## Playwright (Playwright's own browser download is not reachable), and axe-core from npm.
+AXE_VERSION := 4.14.1
+AXE := build/npm/node_modules/axe-core/axe.min.js
+browser-deps:
+	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \
+		apt-get update -q && apt-get install -y -q chromium; }
+	@test -f $(AXE) || npm install --silent --no-audit --no-fund --prefix build/npm \
+		axe-core@$(AXE_VERSION)
+
+## The web front on http://127.0.0.1:8000 (database: BIDBELL_DATABASE_URL).
+web: install
+	$(BIN)/bidbell web
 
 ## The whole pipeline once, offline: real captures from a local server, SQLite, Prefect
 ## local mode, a local SMTP server.
@@ -28,7 +43,7 @@ run: install
 
 ## Every test; store tests run on SQLite and on PostgreSQL (BIDBELL_TEST_POSTGRES_URL,
 ## default postgresql://postgres@127.0.0.1:5432/test).
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest -q -n auto
 
 ## Benchmarks: one line per figure, `bench NAME: VALUE UNIT | baseline ... | target ...`.
@@ -52,7 +67,7 @@ lint: install
 	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy bidbell spiders models matching notifiers flows cli demo
+	$(BIN)/mypy bidbell spiders models matching notifiers flows cli demo web
 
 check: lint typecheck test
 

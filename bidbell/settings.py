@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         "by one demo are the same in the next (any free port when it is taken).",
     )
 
+    # --- web (bidbell web) ----------------------------------------------------------------
+    admin_user: str = Field(default="admin", description="User name of the admin pages.")
+    admin_password: str = Field(
+        default="",
+        repr=False,
+        description="Password of the admin pages (HTTP Basic; use HTTPS). Unset: no admin pages.",
+    )
+
     # --- time ----------------------------------------------------------------------------
     as_of: datetime | None = Field(
         default=None,

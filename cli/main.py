@@ -477,26 +477,147 @@ def subscribers_remove(
     typer.echo(f"removed {org.name} <{org.email}> (organisation {org.id})")
 
 
+def _money_cell(o: Any) -> str:
+    """The value with its currency: "£2,770,000", "EUR 1,000", "-" (not stated)."""
+    amount = o.value_amount if o.value_amount is not None else o.value_amount_gross
+    if amount is None:
+        amount = o.value_min
+    if amount is None:
+        return "-"
+    currency = o.value_currency or "GBP"
+    prefix = "from " if o.value_amount is None and o.value_amount_gross is None else ""
+    if currency == "GBP":
+        return f"{prefix}£{amount:,.0f}"
+    return f"{prefix}{currency} {amount:,.0f}"
+
+
 @app.command()
 def opportunities(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 1000,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only those open to bids (deadline not passed).")
+    ] = False,
+    q: Annotated[
+        str | None,
+        typer.Option(
+            "--q", help='Keywords (full text): words, "a phrase", a OR b, -word to leave out.'
+        ),
+    ] = None,
+    sector: Annotated[
+        list[str] | None, typer.Option(help="Sector by name (repeatable: any of them).")
+    ] = None,
+    area: Annotated[
+        list[str] | None, typer.Option(help="Kent district or NUTS/ITL code (repeatable).")
+    ] = None,
+    band: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Size band: under_10k, below_publication, below_threshold, above_threshold, "
+            "not_stated (repeatable)."
+        ),
+    ] = None,
+    stage: Annotated[
+        list[str] | None, typer.Option(help="early, tender, subcontract or award (repeatable).")
+    ] = None,
+    closing_within: Annotated[
+        int | None, typer.Option(help="Closing within this many days.")
+    ] = None,
+    suitable_for: Annotated[
+        list[str] | None, typer.Option(help="Marked suitable for sme / vcse.")
+    ] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Published on this source.")] = None,
+    subcontract: Annotated[bool, typer.Option("--subcontract", help="Subcontracts only.")] = False,
+    sort: Annotated[
+        str | None, typer.Option(help="relevance, closing or newest (default: newest).")
+    ] = None,
 ) -> None:
-    """List stored opportunities."""
-    from models.store.db import migrate
-    from models.store.queries import list_opportunities, listings_for, opportunity_json
+    """List stored opportunities, one per procurement; the web search's filters."""
+    from pydantic import ValidationError
 
-    migrate(get_settings().effective_database_url)
-    opps = list_opportunities(limit)
-    listings = listings_for(opps) if as_json else {}
-    for o in opps:
-        if as_json:
+    from models.store.db import get_engine, migrate, session_scope
+    from models.store.queries import (
+        Search,
+        count_listings_stored,
+        listings_for,
+        opportunity_json,
+        search_opportunities,
+    )
+    from models.subscribers.criteria import explain_error
+
+    s = get_settings()
+    try:
+        search = Search.model_validate(
+            {
+                "q": q or "",
+                "sectors": sector or [],
+                "areas": area or [],
+                "bands": band or [],
+                "stages": stage or [],
+                "suitable_for": suitable_for or [],
+                "sources": source or [],
+                "subcontract_only": subcontract,
+                "open_only": open_only,
+                "closing_within": closing_within,
+                "sort": sort,
+                "per_page": max(1, limit),
+            }
+        )
+    except ValidationError as exc:
+        _fail(explain_error(exc), EXIT_BAD_INPUT)
+        return
+    migrate(s.effective_database_url)
+    with session_scope(get_engine()) as session:
+        page = search_opportunities(session, search, utcnow())
+    opps = page.items
+    where = s.effective_database_url
+    shown = f"{len(opps)} of {page.total}" if page.total > len(opps) else f"{page.total}"
+    if not as_json:  # JSON Lines stay lines of JSON, even where both streams are read as one
+        typer.echo(f"{shown} opportunit{'y' if page.total == 1 else 'ies'} in {where}", err=True)
+    if page.total == 0 and count_listings_stored()[0] == 0:
+        typer.echo(
+            "  the database is empty: after `make demo`, query the demo's database with "
+            f"BIDBELL_DATABASE_URL=sqlite:///{s.var_dir / 'demo' / 'bidbell.db'}",
+            err=True,
+        )
+    if as_json:
+        listings = listings_for(opps)
+        for o in opps:
             typer.echo(json.dumps(opportunity_json(o, listings.get(o.id or 0)), ensure_ascii=False))
-        else:
-            deadline = to_uk(o.deadline).strftime("%Y-%m-%d %H:%M") if o.deadline else "-"
-            amount = o.value_amount if o.value_amount is not None else o.value_amount_gross
-            value = f"{amount:,.0f}" if amount is not None else "-"
-            typer.echo(f"{o.ocid}\t{o.stage}\t{deadline}\t{value}\t{o.buyer_name}\t{o.title}")
+        return
+    typer.echo("OCID\tSTAGE\tCLOSES (UK)\tVALUE\tSIZE\tBUYER\tTITLE")
+    for o in opps:
+        deadline = to_uk(o.deadline).strftime("%Y-%m-%d %H:%M") if o.deadline else "-"
+        title = " ".join(o.title.split())
+        typer.echo(
+            f"{o.ocid}\t{o.stage}\t{deadline}\t{_money_cell(o)}\t{o.value_band}\t"
+            f"{o.buyer_name}\t{title}"
+        )
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(help="Trust X-Forwarded-For/-Proto from a proxy in front (client address)."),
+    ] = False,
+) -> None:
+    """Serve the web front (search, feeds, sign-up, preferences, admin) on the database."""
+    from models.store.db import migrate
+    from web.server import serve
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    typer.echo(
+        f"Bidbell web on http://{host}:{port}/ (database {s.effective_database_url})", err=True
+    )
+    if s.public_url.rstrip("/") != f"http://{host}:{port}":
+        typer.echo(
+            f"  links in emails and feeds point at {s.public_url} (BIDBELL_PUBLIC_URL)", err=True
+        )
+    serve(host, port, proxy_headers=proxy_headers)
 
 
 EXPORT_FORMATS = ("ocds",)

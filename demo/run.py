@@ -194,8 +194,26 @@ def run_demo(keep: bool = False) -> int:
             if second is None:
                 return 1
         _report(summary, smtp, s.effective_database_url, second, sms)
+    _say_what_next(var, as_of)
     status = exit_status(summary)
     return status if status or second is None else exit_status(second)
+
+
+def _say_what_next(var: Path, as_of: datetime) -> None:
+    """How to open the site and query the command line on the demo's database (its own var
+    folder: the database, and the key that signs its links), as of the demo's "now"."""
+    import shlex
+
+    env = f"BIDBELL_VAR_DIR={shlex.quote(str(var.resolve()))} BIDBELL_AS_OF={as_of.isoformat()}"
+    bidbell = ".venv/bin/bidbell"
+    _say("")
+    _say("Next: the demo's database")
+    _say(f"  open the site:  {env} {bidbell} web --port 8000")
+    _say("                  then http://127.0.0.1:8000/ in a browser")
+    _say(
+        f"  search it:      {env} {bidbell} opportunities --open --sector 'Social care and health'"
+    )
+    _say(f"                  {env} {bidbell} opportunities --q 'grounds maintenance' --json")
 
 
 def _report(

@@ -118,7 +118,11 @@ class OpportunityEvent(SQLModel, table=True):
 
 class Organisation(SQLModel, table=True):
     """A registered SME, VCSE or infrastructure organisation (models.subscribers.criteria
-    says what each field may hold)."""
+    says what each field may hold). Ids are never used again (AUTOINCREMENT on SQLite; a
+    sequence on PostgreSQL): a signed link names an organisation by id, and one deleted must
+    not hand its old links to the next to register."""
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=256)
@@ -129,6 +133,10 @@ class Organisation(SQLModel, table=True):
     areas: list[str] = _json()  # areas served: "Swale", "UKJ4", "within 10 miles of ME10"
     # The infrastructure organisation (CVS, chamber, federation) this one is a member of.
     member_of_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    # "active", or "pending" for a web sign-up whose email address is not confirmed yet
+    # (double opt-in: its profiles stay inactive, so nothing is sent to it before then).
+    status: str = Field(default="active", max_length=16, index=True)
+    confirmed_at: datetime | None = _ts()
     created_at: datetime | None = _ts()
     updated_at: datetime | None = _ts()
 
@@ -138,7 +146,9 @@ class Profile(SQLModel, table=True):
     Criteria, as JSON) and how it wants to hear (channels, frequency). ``version`` grows on
     every change; the matcher sets ``matched_version`` once it has matched that version
     against the open opportunities (the welcome digest), so a profile whose two differ is
-    new or changed."""
+    new or changed. Ids are never used again (a private feed's link names its profile)."""
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)

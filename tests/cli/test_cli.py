@@ -58,7 +58,7 @@ def test_opportunities_json_lines(env, fts_files, fts_releases) -> None:
         if row["deadline"]:
             assert datetime.fromisoformat(row["deadline"]).tzinfo is not None
     text = invoke("opportunities")
-    assert "ocds-h6vhtk-078219\ttender\t2026-11-05 12:00\t2,772,000" in text.output
+    assert "ocds-h6vhtk-078219\ttender\t2026-11-05 12:00\t£2,772,000\t" in text.output
 
 
 def test_import_reports_a_broken_file_and_keeps_going(env, fts_files, tmp_path) -> None:
