@@ -336,9 +336,13 @@ def claim_rows(
     cond = f"{where} AND {_DUE}"
     claim = f"UPDATE {table} SET status = 'sending', lease_owner = :owner, lease_until = :until "
     if engine.dialect.name == "postgresql":
+        # The rows to take are chosen once, in a materialised CTE: a plain "IN (SELECT ...
+        # FOR UPDATE SKIP LOCKED)" may be evaluated again by the planner, lock rows it then
+        # does not update, and leave them unclaimed while the other senders skip them.
         sql = (
-            f"{claim}WHERE id IN (SELECT id FROM {table} WHERE {cond} ORDER BY id "
-            f"LIMIT :limit FOR UPDATE SKIP LOCKED) AND {_DUE} RETURNING id"
+            f"WITH picked AS MATERIALIZED (SELECT id FROM {table} WHERE {cond} ORDER BY id "
+            f"LIMIT :limit FOR UPDATE SKIP LOCKED) "
+            f"{claim}FROM picked WHERE {table}.id = picked.id RETURNING {table}.id"
         )
         with engine.begin() as conn:
             return sorted(r[0] for r in conn.execute(_typed(sql), values))

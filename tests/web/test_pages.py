@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bidbell.clock import parse_iso
+from bidbell.clock import UK, parse_iso
 from bidbell.signing import sign
 from demo.mailsink import MailSink
 from models.store.db import get_engine, session_scope
@@ -272,7 +272,9 @@ def test_remind_me_download_and_delete(client: Any) -> None:
     assert r.status_code == 200 and "Reminder set" in r.text
     with session_scope(get_engine()) as s:
         (row,) = s.exec(select(Reminder).where(Reminder.organisation_id == org.id)).all()
-        assert row.days_before == 7 and row.remind_at == deadline - timedelta(days=7)
+        assert row.days == 7 and row.status == "pending" and row.opportunity_id == opp_id
+    # the page says when: seven days before the deadline, UK time
+    assert (deadline - timedelta(days=7)).astimezone(UK).strftime("%a %-d %b %Y") in r.text
     data = client.get(f"/prefs/{token}/data.json")
     assert data.headers["content-disposition"].startswith("attachment")
     mine = json.loads(data.text)
