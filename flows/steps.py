@@ -12,17 +12,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
-
 from bidbell.settings import Settings
 from matching.alerts import AlertResult, create_alerts
 from models.store.checkpoint import get_state, next_window, record_run
 from models.store.db import get_engine, session_scope
+from models.store.queries import Search, search_opportunities
 from models.store.sectors import SectorRefresh, refresh_sectors
 from models.store.store import StoreResult, iter_jsonl, store_errors, store_records
-from models.store.tables import Opportunity
+from notifiers.feeds import FEED_ITEMS, build_feed, write_feed
 from notifiers.outbox import DeliveryReport, deliver
-from notifiers.rss import render_rss, write_rss
 from spiders.config import SourceConfig, load_sources
 from spiders.crawl import CrawlOutcome, crawl
 from spiders.files import read_file
@@ -259,24 +257,26 @@ def deliver_alerts(settings: Settings, now: datetime) -> DeliveryReport:
     return report
 
 
-def publish_feed(settings: Settings, now: datetime, limit: int = 200) -> Path:
-    """RSS 2.0 of the most recently changed opportunities, written atomically."""
+def publish_feed(settings: Settings, now: datetime) -> Path:
+    """The default feed as files (var/feeds/opportunities.rss and .atom, written atomically):
+    the open opportunities, newest first, each dated when it was first published; the same
+    renderer and the same selection as the web's /feeds/opportunities.rss."""
+    search = Search(open_only=True, sort="newest", page=1, per_page=FEED_ITEMS)
+    base = settings.public_url.rstrip("/")
     with session_scope(_engine(settings)) as session:
-        opps = session.exec(
-            select(Opportunity)
-            .where(col(Opportunity.canonical_id).is_(None))
-            .order_by(col(Opportunity.updated_at).desc())
-            .limit(limit)
-        ).all()
-        path = settings.feed_dir / "opportunities.rss"
-        data = render_rss(
-            opps,
-            title="Bidbell: public contract opportunities",
-            link=settings.public_url,
-            self_url=f"{settings.public_url.rstrip('/')}/feeds/opportunities.rss",
-            now=now,
-        )
-    return write_rss(path, data)
+        items = search_opportunities(session, search, now).items
+        paths = {}
+        for kind in ("rss", "atom"):
+            data, _updated = build_feed(
+                kind,
+                items,
+                title="Bidbell: open opportunities",
+                description="Public contract opportunities open to bids, newest first.",
+                page_url=f"{base}/",
+                self_url=f"{base}/feeds/opportunities.{kind}",
+            )
+            paths[kind] = write_feed(settings.feed_dir / f"opportunities.{kind}", data)
+    return paths["rss"]
 
 
 def known_sources(settings: Settings, enabled_only: bool = False) -> list[str]:

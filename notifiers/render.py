@@ -108,6 +108,41 @@ def plain_reason(reason: str) -> str:
     return _CODE.sub(lambda m: area_name(m.group(0)), squash(reason))
 
 
+# Where an opportunity is published, in words (sources.toml names -> what a bidder knows).
+SOURCE_LABEL = {
+    "find_a_tender": "Find a Tender",
+    "contracts_finder": "Contracts Finder",
+    "contracts_finder_csv": "Contracts Finder",
+    "contracts_finder_web": "Contracts Finder",
+    "public_contracts_scotland": "Public Contracts Scotland",
+    "sell2wales": "Sell2Wales",
+    "kent_business_portal": "Kent Business Portal",
+    "prime_example": "a prime contractor's supply-chain page",
+    "feed_example": "a partner's feed",
+}
+
+
+def source_label(name: str) -> str:
+    return SOURCE_LABEL.get(name, name.replace("_", " "))
+
+
+def stage_label(stage: str | None) -> str:
+    """A stage in a few words (feeds, lists): "tender", "early market engagement"."""
+    return _SHORT_STAGE.get(stage or "unknown", (stage or "unknown").replace("_", " "))
+
+
+_SHORT_STAGE = {
+    "pipeline": "pipeline notice",
+    "early_engagement": "early market engagement",
+    "planned": "planned procurement",
+    "tender": "tender",
+    "award": "award",
+    "cancelled": "cancelled",
+    "terminated": "terminated",
+    "unknown": "stage not stated",
+}
+
+
 def stage_words(stage: str | None) -> str:
     return STAGE_WORDS.get(stage or "unknown", (stage or "unknown").replace("_", " "))
 

@@ -8,84 +8,25 @@ Last-Modified the latest change among its items."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from feedgen.feed import FeedGenerator
 from sqlmodel import Session, col, func, select
 
 from bidbell.clock import utcnow
-from bidbell.settings import get_settings
 from bidbell.signing import BadToken, verify
 from models.store.queries import Search, search_opportunities
 from models.store.tables import Alert, Opportunity, Profile
+from notifiers.feeds import FEED_ITEMS, Kind, base_url, build_feed
 from web.deps import db_session, search_from
-from web.templating import STAGE_WORDS, opportunity_value, source_label, uk_datetime
 
 router = APIRouter()
 DbSession = Annotated[Session, Depends(db_session)]
-Kind = Literal["rss", "atom"]
 MEDIA = {"rss": "application/rss+xml; charset=utf-8", "atom": "application/atom+xml; charset=utf-8"}
-FEED_ITEMS = 50
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # "updated" of a feed with nothing in it
-
-
-def base_url() -> str:
-    return get_settings().public_url.rstrip("/")
-
-
-def _published(o: Opportunity) -> datetime:
-    return o.published_at or o.first_seen_at or EPOCH
-
-
-def build_feed(
-    kind: Kind,
-    opportunities: Sequence[Opportunity],
-    *,
-    title: str,
-    description: str,
-    page_url: str,
-    self_url: str,
-) -> tuple[bytes, datetime]:
-    """(the feed's bytes, when it last changed). The same opportunities give the same bytes
-    (no "now" in them), so the ETag only changes when the feed does."""
-    base = base_url()
-    updated = max((o.updated_at or _published(o) for o in opportunities), default=EPOCH)
-    fg = FeedGenerator()
-    fg.id(self_url)
-    fg.title(title)
-    fg.subtitle(description)
-    fg.author({"name": "Bidbell", "uri": base})
-    fg.link(href=page_url, rel="alternate")
-    fg.link(href=self_url, rel="self")
-    fg.language("en-gb")
-    fg.generator("Bidbell")
-    fg.updated(updated)
-    fg.lastBuildDate(updated)
-    for o in opportunities:
-        url = f"{base}/opportunities/{o.id}"
-        entry = fg.add_entry(order="append")
-        entry.id(url)
-        entry.guid(url, permalink=True)
-        entry.title(" ".join((o.title or o.ocid).split()))
-        entry.link(href=url)
-        entry.published(_published(o))
-        entry.updated(o.updated_at or _published(o))
-        closes = uk_datetime(o.deadline) if o.deadline else "no deadline stated"
-        where = ", ".join(source_label(s) for s in o.sources)
-        entry.summary(
-            f"{o.buyer_name or 'Buyer not stated'} | {opportunity_value(o)} | closes {closes} | "
-            f"{STAGE_WORDS.get(o.stage, o.stage)} | published on {where}"
-        )
-        for sector in o.sectors:
-            entry.category(term=sector)
-    data = fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True)
-    return data, updated
 
 
 def feed_response(

@@ -18,21 +18,11 @@ from models.classify import BAND_LABEL, BANDS, SECTORS, band_text, value_words
 from models.classify.areas import NUTS1, area_labels
 from models.store.queries import AREA_CHOICES, SORTS
 from models.subscribers.criteria import KIND_LABEL, KINDS, STAGE_LABEL, STAGES
+from notifiers.render import source_label
 from web.sanitise import sanitise_html
 from web.security import CSRF_FIELD, csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SOURCE_LABEL = {
-    "find_a_tender": "Find a Tender",
-    "contracts_finder": "Contracts Finder",
-    "contracts_finder_csv": "Contracts Finder",
-    "contracts_finder_web": "Contracts Finder",
-    "public_contracts_scotland": "Public Contracts Scotland",
-    "sell2wales": "Sell2Wales",
-    "kent_business_portal": "Kent Business Portal",
-    "prime_example": "a prime contractor's supply-chain page",
-    "feed_example": "a partner's feed",
-}
 STAGE_WORDS = {
     **STAGE_LABEL,
     "pipeline": "pipeline notice",
@@ -111,10 +101,6 @@ def change_text(field: str, value: Any) -> str:
         )
     text = str(value)
     return text if len(text) <= 300 else text[:297] + "..."
-
-
-def source_label(name: str) -> str:
-    return SOURCE_LABEL.get(name, name.replace("_", " "))
 
 
 def opportunity_value(o: Any) -> str:

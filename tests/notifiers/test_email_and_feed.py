@@ -5,6 +5,7 @@ the RSS feed."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 from xml.etree import ElementTree as ET
 
@@ -15,7 +16,6 @@ from sqlmodel import Session, select
 from bidbell import signing
 from models.store.tables import Alert, Delivery, Opportunity
 from notifiers.dispatch import email_target, redact
-from notifiers.rss import render_rss
 from tests.notifiers.conftest import BEDS, NOW, match, register, run, store_captures
 
 HREF = re.compile(r'href="([^"]+)"')
@@ -137,26 +137,35 @@ def test_email_target_and_redaction() -> None:
     assert redact("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ") == "slack://…"
 
 
-def test_rss_is_valid_rss_2(engine, fts_files) -> None:
+def test_the_pipeline_feed_is_the_webs_default_feed(engine, fts_files, monkeypatch) -> None:
+    """publish_feed writes RSS 2.0 and Atom files of the open opportunities, newest first,
+    each item dated at its first publication (not the run), linking to its page."""
+    from bidbell.settings import get_settings
+    from flows.steps import publish_feed
+
     store_captures(engine, fts_files)
-    with Session(engine) as s:
-        opps = s.exec(select(Opportunity)).all()
-        data = render_rss(
-            opps,
-            title="Bidbell",
-            link="http://localhost:8000",
-            self_url="http://localhost:8000/feeds/opportunities.rss",
-            now=NOW,
-        )
+    settings = get_settings()
+    now = datetime(2026, 4, 20, tzinfo=UTC)  # Harrogate's tender and Aldbanks' both open
+    path = publish_feed(settings, now)
+    assert path.name == "opportunities.rss" and path.with_suffix(".atom").is_file()
+    data = path.read_bytes()
     root = ET.fromstring(data)
     assert root.tag == "rss" and root.get("version") == "2.0"
-    items = root.findall("./channel/item")
-    assert len(items) == 5
     feed = feedparser.parse(data)
     assert not feed.bozo and feed.version == "rss20"
-    titles = {e.title for e in feed.entries}
-    assert "HARROGATE TOWN DISTRICT HEATING PROJECT - Feasibility Study" in titles
+    with Session(engine) as s:
+        open_ = [
+            o
+            for o in s.exec(select(Opportunity)).all()
+            if o.stage in ("pipeline", "early_engagement", "planned", "tender")
+            and (o.deadline is None or o.deadline > now)
+        ]
+    assert len(feed.entries) == len(open_) >= 2
+    dates = [e.published_parsed for e in feed.entries]
+    assert dates == sorted(dates, reverse=True)  # newest first, at first publication
+    assert len(set(dates)) == len(dates)  # not all stamped with the run's time
     aldbanks = next(e for e in feed.entries if "Aldbanks" in e.title)
-    assert aldbanks.id == "ocds-h6vhtk-078219#v1"
-    assert aldbanks.link == "https://www.find-tender.service.gov.uk/Notice/094476-2026"
-    assert [t.term for t in aldbanks.tags] == ["85311000"]
+    assert aldbanks.link.startswith(settings.public_url.rstrip("/") + "/opportunities/")
+    assert aldbanks.id == aldbanks.link  # a stable GUID
+    atom = feedparser.parse(path.with_suffix(".atom").read_bytes())
+    assert not atom.bozo and atom.version == "atom10" and len(atom.entries) == len(open_)

@@ -27,8 +27,8 @@ from models.store.merge import merge_notices
 from models.store.queries import opportunity_json
 from models.store.store import store_records
 from models.store.tables import Opportunity
+from notifiers.feeds import build_feed
 from notifiers.render import value_text
-from notifiers.rss import render_rss
 from spiders.files import read_file
 from tests.models.captures import capture_records
 
@@ -263,10 +263,11 @@ def test_the_2016_minimum_only_notices_are_shown_stored_and_exported(engine, fix
     assert (data["value"], data["value_min"], data["value_max"]) == (None, 578_229, None)
     assert data["value_text"] == "from £578,229" and data["value_band"] == "above_threshold"
     assert data["band_basis"] == kent.band_basis
-    feed = render_rss(
-        opps.values(), title="Bidbell", link="http://localhost/", self_url="http://localhost/rss",
-        now=NOW,
-    ).decode()  # fmt: skip
+    feed, _updated = build_feed(
+        "rss", list(opps.values()), title="Bidbell", description="test",
+        page_url="http://localhost/", self_url="http://localhost/rss",
+    )  # fmt: skip
+    feed = feed.decode()
     assert "from £578,229" in feed and "from £16,666" in feed
     assert "value not stated" not in feed
 
