@@ -100,7 +100,8 @@ def _object(value: Any) -> dict[str, Any]:
 def notice_document(release: dict[str, Any]) -> dict[str, Any] | None:
     """The document that is the notice itself (documentType contractNotice, awardNotice...),
     which PCS and Sell2Wales publish with the notice's own id and web page."""
-    docs: list[Any] = list(_object(release.get("tender")).get("documents") or [])
+    found: Any = _object(release.get("tender")).get("documents")
+    docs: list[Any] = list(found) if isinstance(found, list) else []
     for part in ("awards", "contracts"):
         objs = release.get(part)
         for obj in objs if isinstance(objs, list) else []:
