@@ -152,7 +152,19 @@ def sources(
             continue
         when = r["last_success_at"] or "never"
         flag = "" if r["enabled"] else " (disabled)"
-        typer.echo(f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min")
+        bad = r["health"] not in (None, "ok")
+        typer.secho(
+            f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min"
+            + (f"  {r['health'].upper()}" if bad else ""),
+            fg=typer.colors.RED if bad else None,
+        )
+        if bad:
+            told = "operator alerted" if r["operator_alerted"] else "operator not yet alerted"
+            typer.secho(
+                f"    {r['consecutive_failures']} failed run(s) in a row; last run with notices: "
+                f"{r['last_nonempty_at'] or 'never'}; {told}",
+                fg=typer.colors.RED,
+            )
         typer.echo(f"    {r['base_url']}")
         typer.echo(
             f"    last success: {when}; last run: {r['last_items']} item(s); "

@@ -8,7 +8,8 @@ prepares Prefect's environment (local mode, quiet) before Prefect is imported.
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from prefect import flow, task
@@ -17,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from bidbell.clock import utcnow
 from bidbell.settings import get_settings
 from flows import steps
+from flows.health import record_source_run
 from flows.progress import reporter
 from spiders.crawl import CrawlOutcome
 
@@ -33,6 +35,17 @@ def crawl_source(name: str, now: datetime) -> CrawlOutcome | None:
 @task(name="store_crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def store_crawl(name: str, now: datetime, outcome: CrawlOutcome | None) -> dict[str, Any]:
     return steps.store_crawl(name, get_settings(), now, outcome).as_dict()
+
+
+@task(name="check_source_health", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def check_source_health(
+    report: dict[str, Any], started: datetime, finished: datetime
+) -> dict[str, Any]:
+    # One row per collection; at most one operator message (broken / recovered) per outage.
+    from prefect.runtime import flow_run
+
+    run_id = str(flow_run.id) if flow_run.id else None
+    return record_source_run(get_settings(), report, started, finished, run_id).as_dict()
 
 
 @task(name="label_sectors", retries=0, cache_policy=NO_CACHE)
@@ -111,6 +124,7 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     for name in names:
         reporter().started(f"collect {name}")
+    began = time.monotonic()  # durations in real seconds; instants on the run's clock
     crawls = [crawl_source.submit(name, now) for name in names]
     # Stored one source after another: SQLite takes one writer at a time. Neither step
     # raises for a source's own failure (it is in the source's report).
@@ -121,6 +135,13 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
             errors[f"crawl {name}"] = f"{type(outcome).__name__}: {outcome}"
             outcome = None
         report = run_store(name, now, outcome, errors)
+        report["duration_s"] = round(time.monotonic() - began, 2)
+        finished = now + timedelta(seconds=report["duration_s"])
+        health = check_source_health(report, now, finished, return_state=True)
+        if health.is_completed():
+            report["health"] = health.result()
+        else:
+            errors[f"health {name}"] = health.message or "failed"
         collected.append(report)
     sectors = _stage("sectors from text", errors, label_sectors, now)
     alerts = _stage("match", errors, match_alerts, now)
