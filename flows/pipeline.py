@@ -8,6 +8,7 @@ prepares Prefect's environment (local mode, quiet) before Prefect is imported.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,10 @@ from bidbell.settings import get_settings
 from flows import steps
 from flows.health import record_source_run
 from flows.progress import reporter
+from flows.summary import ARTIFACT_KEY, summary_markdown
 from spiders.crawl import CrawlOutcome
+
+log = logging.getLogger("bidbell")
 
 
 # No caching anywhere: every run must look at the sources and the outbox afresh.
@@ -147,7 +151,7 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
     alerts = _stage("match", errors, match_alerts, now)
     sent = _stage("send", errors, deliver_alerts, now)
     feed = _stage("feed", errors, publish_feed, now)
-    return {
+    summary = {
         "now": now.isoformat(),
         "collected": collected,
         "sectors": sectors,
@@ -156,6 +160,22 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
         "feed": feed,
         "errors": errors,
     }
+    publish_summary(summary)
+    return summary
+
+
+def publish_summary(summary: dict[str, Any]) -> None:
+    """The run's summary as a markdown artifact (flows.summary); never fails the run."""
+    from prefect.artifacts import create_markdown_artifact
+
+    try:
+        create_markdown_artifact(
+            markdown=summary_markdown(summary),
+            key=ARTIFACT_KEY,
+            description="Per source: fetched, new, changed, failed, duration; alerts.",
+        )
+    except Exception as exc:  # the API unreachable: the run itself has done its work
+        log.warning("run summary not published: %s: %s", type(exc).__name__, exc)
 
 
 def run_store(
