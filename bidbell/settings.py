@@ -173,6 +173,26 @@ class Settings(BaseSettings):
     health_silence_min_hours: float = Field(
         default=6.0, ge=0, description="Never call a source silent sooner than this."
     )
+    host_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Crawls of one remote host at the same time, across every flow run "
+        "and worker (a Prefect global concurrency limit per host).",
+    )
+    schedule_override_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Tests and benches: every served deployment runs on this interval "
+        "(seconds) instead of its schedule.",
+    )
+    serve_web: bool = Field(default=True, description="bidbell serve starts the web app too.")
+    prefect_port: int = Field(
+        default=4200,
+        ge=0,
+        le=65535,
+        description="Port of the Prefect server that bidbell serve starts when "
+        "PREFECT_API_URL is not set (0: any free port).",
+    )
     raw_keep_days: float = Field(
         default=30.0,
         gt=0,

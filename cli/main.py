@@ -880,6 +880,21 @@ def run(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address of the web app.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
+    web: Annotated[bool, typer.Option(help="Start the web app too.")] = True,
+) -> None:
+    """Run Bidbell for real: every source on its schedule (sources.toml), instant alerts
+    after each collection, digests at 07:00 (daily) and Monday 07:00 (weekly), nightly
+    housekeeping, and the web app. Ctrl-C or SIGTERM stops it all."""
+    from flows.serve import serve_all
+
+    _known_sources()  # a broken sources file is reported plainly
+    raise typer.Exit(serve_all(host, port, web))
+
+
+@app.command()
 def demo(
     keep: Annotated[
         bool, typer.Option(help="Keep the demo's database from an earlier run (show idempotency).")
