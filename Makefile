@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test run lint typecheck check lock clean bench bench-ingest bench-match bench-quality \
-	bench-send browser-deps web
+	bench-send bench-latency browser-deps web serve prefect-yaml
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Bidbell needs Python 3.11)"; exit 2; }
@@ -35,6 +35,16 @@ web: install
 ## local mode, a local SMTP server.
 demo: install
 	$(BIN)/bidbell demo
+
+## Run it for real: every source on its schedule, digests, housekeeping, the web app
+## (a Prefect server of its own unless PREFECT_API_URL is set). Ctrl-C stops it.
+serve: install
+	$(BIN)/bidbell init
+	$(BIN)/bidbell serve
+
+## prefect.yaml (the served deployments, for a work pool) from sources.toml.
+prefect-yaml: install
+	$(BIN)/python -m flows.deployments > prefect.yaml
 
 ## The whole pipeline once against the live sources (database: BIDBELL_DATABASE_URL).
 run: install
