@@ -57,7 +57,7 @@ test: install browser-deps
 	$(BIN)/python -m pytest -q -n auto
 
 ## Benchmarks: one line per figure, `bench NAME: VALUE UNIT | baseline ... | target ...`.
-bench: bench-ingest bench-quality bench-match bench-send
+bench: bench-ingest bench-quality bench-match bench-send bench-latency
 
 bench-quality: install
 	$(BIN)/python -m bench.quality
@@ -70,6 +70,9 @@ bench-ingest: install
 
 bench-send: install
 	$(BIN)/python -m bench.send
+
+bench-latency: install
+	$(BIN)/python -m bench.latency
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -101,6 +101,17 @@ def plan_deployments(settings: Settings) -> list[Plan]:
     return plans
 
 
+def served_plans(settings: Settings) -> list[Plan]:
+    """What ``bidbell serve`` serves: every plan, or those named in ``serve_only``."""
+    plans = plan_deployments(settings)
+    if settings.serve_only:
+        unknown = set(settings.serve_only) - {p.name for p in plans}
+        if unknown:
+            raise ValueError(f"BIDBELL_SERVE_ONLY names no deployment: {sorted(unknown)}")
+        plans = [p for p in plans if p.name in settings.serve_only]
+    return plans
+
+
 def build_deployments(settings: Settings) -> list[Any]:
     """The plans as Prefect ``RunnerDeployment``s (for ``prefect.serve``). Import Prefect
     only after flows.runner.prepare_prefect_env."""
@@ -116,7 +127,7 @@ def build_deployments(settings: Settings) -> list[Any]:
         "keep_house": keep_house,
     }
     out = []
-    for p in plan_deployments(settings):
+    for p in served_plans(settings):
         if p.cron:
             schedule = Cron(p.cron, timezone=ZONE)
         else:

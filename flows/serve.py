@@ -150,13 +150,13 @@ def _serve(settings: Any) -> int:
     which the runner answers by pausing the schedules and leaving cleanly."""
     from prefect.runner import Runner
 
-    from flows.deployments import build_deployments, plan_deployments
+    from flows.deployments import build_deployments, served_plans
 
     runner = Runner(name="bidbell-serve", pause_on_shutdown=True)
     for deployment in build_deployments(settings):
         runner.add_deployment(deployment)
     runner.handle_sigterm = _as_ctrl_c  # type: ignore[method-assign]
-    for p in plan_deployments(settings):
+    for p in served_plans(settings):
         typer.echo(f"  serving {p.name}: {p.when}")
     typer.echo("serving; Ctrl-C or SIGTERM stops (logs: var/prefect/run.log and the Prefect UI)")
     with contextlib.suppress(KeyboardInterrupt):
