@@ -51,14 +51,21 @@ every_minutes = 1
 
 
 def republished(release: dict[str, Any], n: int, now: datetime) -> dict[str, Any]:
-    """[constructed] The real release published again as a new procurement, now."""
+    """[constructed] The real release published again as a new procurement, now: new id
+    and OCID, a title of its own (else deduplication rightly links it to the earlier sample
+    as the same procurement, and no new alert is due) and a deadline a month on."""
     out = copy.deepcopy(release)
     out["id"] = f"{release['id']}-latency-{n}"
     out["ocid"] = f"{release['ocid']}-latency-{n}"
     out["date"] = now.isoformat()
-    period = out.setdefault("tender", {}).setdefault("tenderPeriod", {})
-    period["endDate"] = (now + timedelta(days=30)).isoformat()
+    tender = out.setdefault("tender", {})
+    tender["title"] = f"Latency sample {WORDS[n % len(WORDS)]} {now:%H%M%S}"
+    period = tender.setdefault("tenderPeriod", {})
+    period["endDate"] = (now + timedelta(days=30 + 3 * n)).isoformat()
     return out
+
+
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 
 
 def _prefect_runs(api: str) -> list[dict[str, Any]]:
