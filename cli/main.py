@@ -152,7 +152,19 @@ def sources(
             continue
         when = r["last_success_at"] or "never"
         flag = "" if r["enabled"] else " (disabled)"
-        typer.echo(f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min")
+        bad = r["health"] not in (None, "ok")
+        typer.secho(
+            f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min"
+            + (f"  {r['health'].upper()}" if bad else ""),
+            fg=typer.colors.RED if bad else None,
+        )
+        if bad:
+            told = "operator alerted" if r["operator_alerted"] else "operator not yet alerted"
+            typer.secho(
+                f"    {r['consecutive_failures']} failed run(s) in a row; last run with notices: "
+                f"{r['last_nonempty_at'] or 'never'}; {told}",
+                fg=typer.colors.RED,
+            )
         typer.echo(f"    {r['base_url']}")
         typer.echo(
             f"    last success: {when}; last run: {r['last_items']} item(s); "
@@ -934,6 +946,21 @@ def run(
     with _writing():
         status = run_pipeline_cli(source or None)
     raise typer.Exit(status)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address of the web app.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
+    web: Annotated[bool, typer.Option(help="Start the web app too.")] = True,
+) -> None:
+    """Run Bidbell for real: every source on its schedule (sources.toml), instant alerts
+    after each collection, digests at 07:00 (daily) and Monday 07:00 (weekly), nightly
+    housekeeping, and the web app. Ctrl-C or SIGTERM stops it all."""
+    from flows.serve import serve_all
+
+    _known_sources()  # a broken sources file is reported plainly
+    raise typer.Exit(serve_all(host, port, web))
 
 
 @app.command()

@@ -76,6 +76,13 @@ def test_run_twice_sends_each_alert_once(
     assert "Finished in state Completed()" in run_log
     assert len(mailsink.received) == 1
     assert mailsink.received[0].rcpt_tos == ["bids@bedscare.example.org"]
+    # the run's summary, a markdown artifact on the Prefect server: a row per source
+    import httpx
+
+    latest = httpx.get(f"{prefect_api}/artifacts/run-summary/latest", timeout=10).json()
+    assert latest["type"] == "markdown"
+    assert re.search(r"\| find_a_tender \| 4 \| 4 \| 0 \| 0 \| [\d.]+ \| ok \|", latest["data"])
+    assert "| queued (new matches) | 1 |" in latest["data"] and "| sent | 1 |" in latest["data"]
 
     second = bidbell(proc_env, "run", "--source", "find_a_tender")
     assert second.returncode == 0, second.stdout + second.stderr
