@@ -496,13 +496,26 @@ def to_matches(
     return out
 
 
+def _order(m: Match) -> tuple[int, int, int]:
+    return (m.opportunity_id, -m.score, m.profile_id)
+
+
 def match(
     facts: Iterable[Facts], index: ProfileIndex, now: datetime, workers: int = 1
 ) -> list[Match]:
     """Every match of these opportunities, with reasons and scores (the index keeps its
-    rules), best first per opportunity."""
+    rules), best first per opportunity. On a part of an index (``ProfileIndex.split``,
+    ``part=``), the matches of that part's profiles: see ``join``."""
     batch = prepare_batch(facts, index.vocab, now)
     found = match_batch(batch, index, workers)
     out = to_matches(found, batch, index if index.keep_rules else None)
-    out.sort(key=lambda m: (m.opportunity_id, -m.score, m.profile_id))
+    out.sort(key=_order)
+    return out
+
+
+def join(parts: Iterable[list[Match]]) -> list[Match]:
+    """The matches of every profile part of an index, as ``match`` gives them for the
+    whole index (the parts hold disjoint profiles: nothing to deduplicate)."""
+    out = [m for part in parts for m in part]
+    out.sort(key=_order)
     return out

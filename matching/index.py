@@ -65,6 +65,15 @@ class Vocab:
         self._complete: np.ndarray | None = None
         self.lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(vars(self))
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        vars(self).update(state)
+        self.lock = threading.Lock()
+
     def topic_id(self, key: str) -> int:
         fid = self.topic.get(key)
         if fid is None:
@@ -350,24 +359,60 @@ class Shard:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
 
+def shard_of(profile_id: int, of: int) -> int:
+    """The profile shard (0 .. of-1) a profile belongs to when profiles are split in ``of``
+    independent parts: by id, so that every process agrees without talking."""
+    return profile_id % of
+
+
 class ProfileIndex:
-    """Every active profile, compiled, in ``n_shards`` shards (by profile id)."""
+    """Every active profile, compiled, in ``n_shards`` internal shards (by profile id,
+    matched by threads in one process).
+
+    Profile shards across processes: ``ProfileIndex(rules, part=(i, n))`` keeps only the
+    profiles of part ``i`` of ``n`` (``shard_of(profile_id, n) == i``) and ignores the
+    others, whatever it is given later; ``index.split(n)`` cuts a built index into ``n``
+    such parts. Each part is independent (its own copy of the vocabulary, picklable):
+    ``match(facts, part, now)`` on every part and the results joined are exactly
+    ``match(facts, whole, now)`` (tested), so the parts can go to different workers."""
 
     def __init__(
-        self, rules: Iterable[Rules] = (), n_shards: int = 1, keep_rules: bool = True
+        self,
+        rules: Iterable[Rules] = (),
+        n_shards: int = 1,
+        keep_rules: bool = True,
+        part: tuple[int, int] = (0, 1),
     ) -> None:
         if n_shards < 1:
             raise ValueError("an index needs at least one shard")
+        if part[1] < 1 or not 0 <= part[0] < part[1]:
+            raise ValueError(f"part {part[0]} of {part[1]} does not exist")
         self.vocab = Vocab()
         self.keep_rules = keep_rules
+        self.part = part
         self.shards = [self._new_shard() for _ in range(n_shards)]
         self.update(rules)
+
+    def owns(self, profile_id: int) -> bool:
+        """Whether this index (or part) holds this profile's shard."""
+        return shard_of(profile_id, self.part[1]) == self.part[0]
+
+    def split(self, of: int) -> list[ProfileIndex]:
+        """This index cut into ``of`` independent parts (needs the rules kept)."""
+        if self.part != (0, 1):
+            raise ValueError("only a whole index can be split")
+        rules = self.rules()
+        return [
+            ProfileIndex(rules, n_shards=len(self.shards), keep_rules=self.keep_rules, part=(i, of))
+            for i in range(of)
+        ]
 
     def _new_shard(self) -> Shard:
         return Shard(rules=[] if self.keep_rules else None)
 
     def shard_of(self, profile_id: int) -> int:
-        return profile_id % len(self.shards)
+        """The internal shard of a profile (parts first: ``id // of`` within a part)."""
+        return shard_of(profile_id // self.part[1], len(self.shards))
 
     def update(self, rules: Iterable[Rules], removed: Iterable[int] = ()) -> None:
         """Add or replace these profiles and remove those ids: only their shards change;
@@ -377,6 +422,8 @@ class ProfileIndex:
             shard.remove(gone)
         by_shard: dict[int, list[Encoded]] = {}
         for r in rules:
+            if not self.owns(r.profile_id):
+                continue
             by_shard.setdefault(self.shard_of(r.profile_id), []).append(encode(r, self.vocab))
         for k, encoded in by_shard.items():
             self.shards[k].add(encoded)
