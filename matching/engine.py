@@ -324,13 +324,13 @@ def match_shard(shard: Shard, batch: Batch) -> ShardMatches:
         hit = keys[at] == probe if len(keys) else np.zeros(len(probe), bool)
         if hit.any():
             keep = np.ones(len(unit), bool)
-            keep[xi[np.unique(rep[hit])]] = False
+            keep[xi[rep[hit]]] = False
             unit, slot = unit[keep], slot[keep]
     # one per (opportunity, profile): the whole opportunity, else its first lot
     opp = batch.unit_opp[unit]
     rank = batch.unit_rank[unit]
     pair = (opp * len(shard.pid) + slot) * (batch.max_rank + 1) + rank
-    pair = np.unique(pair)
+    pair = _sorted_unique(pair)
     key = pair // (batch.max_rank + 1)
     first = np.ones(len(pair), bool)
     first[1:] = key[1:] != key[:-1]
@@ -338,6 +338,18 @@ def match_shard(shard: Shard, batch: Batch) -> ShardMatches:
     rank = pair % (batch.max_rank + 1)
     opp, slot = key // len(shard.pid), key % len(shard.pid)
     return ShardMatches(opp, shard.pid[slot], shard.org[slot], rank)
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """np.unique by sorting: numpy 2.4's np.unique hashes and took 13 s on 5.5 million
+    int64 keys here where a sort takes 0.2 s."""
+    a = np.sort(a)
+    if len(a) < 2:
+        return a
+    keep = np.empty(len(a), bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
 
 
 def _expand_rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
