@@ -99,6 +99,7 @@ def test_run_twice_sends_each_alert_once(
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 def test_demo_end_to_end_and_again_with_keep(proc_env, tmp_path: Path) -> None:
     from demo.mailsink import free_port
@@ -156,6 +157,7 @@ def test_demo_says_clearly_when_the_captures_are_missing(proc_env, tmp_path) -> 
     assert "no Find a Tender captures in" in proc.stderr and "BIDBELL_FIXTURES_DIR" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 def test_a_poisoned_source_and_a_dead_smtp_server_cost_only_themselves(
     proc_env, prefect_api: str, fixtures_dir: Path, mailsink: MailSink
