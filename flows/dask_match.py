@@ -1,13 +1,14 @@
-"""Scale-out of matching: each profile shard of the index matched as its own Prefect task,
-on the flow's task runner — a Dask cluster through prefect-dask's ``DaskTaskRunner`` when
-BIDBELL_DASK_ADDRESS names one. The results are merged exactly as ``matching.engine.match``
-merges its shards (same order, same reasons and scores), so the alerts are the same as a
-single-process run's.
+"""Scale-out of matching: the profile index cut into parts (``ProfileIndex.split``: each
+part holds the profiles of its shard, with its own vocabulary, picklable), each part matched
+against the batch as its own Prefect task on the flow's task runner — a Dask cluster
+through prefect-dask's ``DaskTaskRunner`` when BIDBELL_DASK_ADDRESS names one — and the
+results joined with ``matching.engine.join``, which gives exactly what ``match`` gives on the
+whole index (matching's own tests check that). So the alerts are those of a single-process
+run.
 
-matching/ is another engineer's (issue 10); it exposes the pieces (``prepare_batch``,
-``match_shard`` per ``index.shards``, ``to_matches``) but ``create_alerts`` takes no matcher
-argument, so for the length of a Dask matching run ``matching_with`` swaps the function it
-calls. A ``matcher=`` parameter on ``create_alerts`` would make that swap unnecessary.
+matching/ is another engineer's (issue 10); ``create_alerts`` takes no matcher argument, so
+for the length of a Dask matching run ``matching_with`` swaps the function it calls. A
+``matcher=`` parameter on ``create_alerts`` would make that swap unnecessary.
 """
 
 from __future__ import annotations
@@ -17,39 +18,31 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from bidbell.settings import get_settings
 from matching.alerts import create_alerts
-from matching.engine import Batch, Match, ShardMatches, match_shard, prepare_batch, to_matches
-from matching.index import ProfileIndex, Shard
+from matching.engine import Match, join, match
+from matching.index import ProfileIndex
 from matching.rules import Facts
 from models.store.db import get_engine, session_scope
 
 
 @task(name="match_shard", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def match_shard_task(shard: Shard, batch: Batch) -> ShardMatches:
-    # One batch of opportunities against one shard of profiles (numpy, no database).
-    return match_shard(shard, batch)
+def match_part(facts: list[Facts], part: ProfileIndex, now: datetime) -> list[Match]:
+    # One batch of opportunities against one part (shard) of the profiles; no database.
+    return match(facts, part, now)
 
 
 def match_sharded(facts: Iterable[Facts], index: ProfileIndex, now: datetime) -> list[Match]:
-    """``matching.engine.match`` with one task per profile shard, submitted to the current
-    flow's task runner."""
-    batch = prepare_batch(facts, index.vocab, now)
-    futures = [match_shard_task.submit(shard, batch) for shard in index.shards]
-    parts: list[ShardMatches] = [f.result() for f in futures]
-    found = ShardMatches(
-        np.concatenate([p.opp for p in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([p.profile_id for p in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([p.organisation_id for p in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([p.lot for p in parts]) if parts else np.zeros(0, np.int64),
-    )
-    out = to_matches(found, batch, index if index.keep_rules else None)
-    out.sort(key=lambda m: (m.opportunity_id, -m.score, m.profile_id))
-    return out
+    """``matching.engine.match`` with one task per profile part, submitted to the current
+    flow's task runner, joined as ``match`` would order them."""
+    batch = list(facts)
+    n = get_settings().match_shards
+    parts = index.split(n) if index.part == (0, 1) and n > 1 else [index]
+    futures = [match_part.submit(batch, part, now) for part in parts]
+    return join(f.result() for f in futures)
 
 
 @contextmanager
