@@ -172,25 +172,28 @@ def run_pipeline(sources: list[str] | None = None, digests: bool = True) -> dict
     began = time.monotonic()  # durations in real seconds; instants on the run's clock
     crawl = crawl_source.with_options(timeout_seconds=settings.crawl_timeout_s + 120)
     crawls = [crawl.submit(name, now) for name in names]
-    # The writing part holds the database's writer lock (SQLite: one writer at a time, and
-    # served deployments run side by side; PostgreSQL: nothing to hold); the crawls above
-    # do not write and go on meanwhile.
+    outcomes: list[CrawlOutcome | None] = []
+    for name, c in zip(names, crawls, strict=True):
+        got: Any = c.result(raise_on_failure=False)  # the async task's value, resolved
+        if isinstance(got, BaseException):
+            errors[f"crawl {name}"] = f"{type(got).__name__}: {got}"
+            got = None
+        outcomes.append(got)
+    # The writing part (store -> match -> send) takes turns with other runs, here and on
+    # other workers (flows.locks: SQLite's writer lock, a PostgreSQL advisory lock); the
+    # crawls above write files only and ran side by side.
     with pipeline_write_lock(settings.effective_database_url, settings.write_wait_s):
-        return _store_match_send(names, crawls, now, began, errors, digests)
+        return _store_match_send(names, outcomes, now, began, errors, digests)
 
 
 def _store_match_send(
-    names: list[str], crawls: list[Any], now: datetime, began: float, errors: dict[str, str],
-    digests: bool,
+    names: list[str], outcomes: list[CrawlOutcome | None], now: datetime, began: float,
+    errors: dict[str, str], digests: bool,
 ) -> dict[str, Any]:  # fmt: skip
     # Stored one source after another. Neither step raises for a source's own failure (it
     # is in the source's report).
     collected = []
-    for name, c in zip(names, crawls, strict=True):
-        outcome = c.result(raise_on_failure=False)
-        if isinstance(outcome, BaseException):
-            errors[f"crawl {name}"] = f"{type(outcome).__name__}: {outcome}"
-            outcome = None
+    for name, outcome in zip(names, outcomes, strict=True):
         report = run_store(name, now, outcome, errors)
         report["duration_s"] = round(time.monotonic() - began, 2)
         finished = now + timedelta(seconds=report["duration_s"])

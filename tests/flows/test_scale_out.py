@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,23 @@ def stored(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
             "FROM alert a JOIN organisation g ON g.id = a.organisation_id "
             "JOIN opportunity o ON o.id = a.opportunity_id JOIN profile p ON p.id = a.profile_id"
         )).all()  # fmt: skip
-    return sorted(map(tuple, opps), key=repr), sorted(map(tuple, alerts), key=repr)
+    return sorted(map(_plain, opps), key=repr), sorted(map(_plain, alerts), key=repr)
+
+
+def _plain(row: Any) -> tuple[Any, ...]:
+    """A row with its instants written alike on both databases (raw SQL reads SQLite's as
+    text, PostgreSQL's as aware datetimes; both are UTC)."""
+    out = []
+    for v in row:
+        if isinstance(v, datetime):
+            v = v.astimezone(UTC).replace(tzinfo=None).isoformat()
+        elif isinstance(v, str) and _INSTANT.fullmatch(v):
+            v = datetime.fromisoformat(v).isoformat()
+        out.append(v)
+    return tuple(out)
+
+
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?")
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -152,11 +169,14 @@ def test_workers_and_dask_store_and_alert_as_one_process(
                     if not k.startswith(("BIDBELL_", "PREFECT_"))}  # fmt: skip
         prefect_env = {**base_env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                        "DO_NOT_TRACK": "1", "PREFECT_LOGGING_LEVEL": "WARNING"}  # fmt: skip
+        # services on (the task-run recorder stores the task runs counted below), but not
+        # the scheduler: the flow runs here are the test's, not prefect.yaml's schedules
         server_env = {**prefect_env, "PREFECT_HOME": str(tmp_path / "prefect-server"),
-                      "PREFECT_API_DATABASE_CONNECTION_URL": pg_databases["prefect"]}  # fmt: skip
+                      "PREFECT_API_DATABASE_CONNECTION_URL": pg_databases["prefect"],
+                      "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}  # fmt: skip
         procs.append(start(
             [sys.executable, "-m", "flows.prefect_server", "server", "start", "--host",
-             "127.0.0.1", "--port", str(port), "--no-services"],
+             "127.0.0.1", "--port", str(port)],
             server_env, tmp_path / "prefect-server.log",
         ))  # fmt: skip
         deadline = time.monotonic() + 180
