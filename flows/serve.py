@@ -48,7 +48,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, what: str, log
         except httpx.HTTPError:
             pass
         if (proc is not None and proc.poll() is not None) or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start (see {log})")
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            said = next((x for x in tail.splitlines() if "ERROR" in x), "")
+            raise RuntimeError(f"{what} did not start{': ' + said if said else ''} (see {log})")
         time.sleep(0.5)
 
 
@@ -127,6 +129,9 @@ def serve_all(host: str, port: int, web: bool) -> int:
         return _serve(settings)
     except KeyboardInterrupt:
         return 0
+    except RuntimeError as exc:  # the server or the web app did not start: say so, plainly
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        return 1
     finally:
         typer.echo("stopping ...", err=True)
         stop(web_proc)

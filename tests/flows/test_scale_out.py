@@ -118,6 +118,8 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
 
 
 @pytest.mark.prefect
+@pytest.mark.slow
+@pytest.mark.postgres
 def test_workers_and_dask_store_and_alert_as_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_databases: dict[str, str]
 ) -> None:

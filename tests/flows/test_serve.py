@@ -51,6 +51,7 @@ def wait_for(what: str, check, proc: subprocess.Popen, timeout: float = 240.0) -
 
 
 @pytest.mark.prefect
+@pytest.mark.slow
 def test_serve_collects_alerts_and_digests_on_schedule(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer, mailsink: MailSink
 ) -> None:
