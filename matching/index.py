@@ -220,18 +220,74 @@ class Packed:
       checked); ``slot``."""
 
     thresholds: np.ndarray
+    run_key: np.ndarray  # the distinct keys of the postings, sorted
+    run_start: np.ndarray  # where each key's run of postings starts
+    run_count: np.ndarray
     slot: np.ndarray
     forbid: np.ndarray
-    lo_r: np.ndarray
-    hi_r: np.ndarray
-    min_fit: np.ndarray
-    min_days: np.ndarray
+    words: list[np.ndarray]  # the ordered requirements, packed (``Layout``), per word
+    layout: Layout
     cell: np.ndarray
+    centre: np.ndarray  # the radius's centre (outcode index) of a grid-cell posting
+    radius: np.ndarray  # float32, the largest not above the radius (exact for float32 miles)
+    has_x: np.ndarray  # per slot: the profile excludes something
 
     def nbytes(self) -> int:
         """Bytes of its own (``slot`` and ``cell`` are the shard's arrays)."""
-        own = (self.thresholds, self.forbid, self.lo_r, self.hi_r, self.min_fit, self.min_days)
-        return sum(v.nbytes for v in own)
+        own = sum(
+            v.nbytes
+            for k, v in vars(self).items()
+            if isinstance(v, np.ndarray) and k not in ("slot", "cell")
+        )
+        return own + sum(w.nbytes for w in self.words)
+
+
+@dataclass
+class Layout:
+    """Ordered requirements "the unit's number u is at least the profile's r" packed side
+    by side in int64 words, each field with a guard bit above it: with the unit's word
+    carrying every guard, ``(unit - profile) & guards == guards`` tests every field at once
+    (no field borrows from the next; a field's guard survives exactly when u >= r).
+    A field keeps ``r' = r - r_min + 1`` (0: no requirement, always met) and the unit
+    ``u' = clip(u - r_min + 1, 0, R)``, R the largest r': exact for any numbers.
+    Fields: value low bound, value high bound, fit score, days left."""
+
+    fields: list[tuple[int, int, int, int]]  # (word, shift, r_min, R)
+    guards: list[int]
+
+    @staticmethod
+    def plan(columns: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[Layout, list[np.ndarray]]:
+        """The layout of these (requirement, no requirement) columns and the packed
+        words per slot."""
+        fields: list[tuple[int, int, int, int]] = []
+        guards: list[int] = []
+        words: list[np.ndarray] = []
+        n = len(columns[0][0]) if columns else 0
+        used = 64
+        for r, none in columns:
+            real = r[~none]
+            r_min = int(real.min()) if len(real) else 0
+            top = int(real.max()) - r_min + 1 if len(real) else 0
+            bits = max(top.bit_length(), 1)
+            if used + bits + 1 > 63:
+                words.append(np.zeros(n, np.int64))
+                guards.append(0)
+                used = 0
+            shift = used
+            fields.append((len(words) - 1, shift, r_min, top))
+            guards[-1] |= 1 << (shift + bits)
+            packed = np.where(none, 0, r.astype(np.int64) - r_min + 1)
+            words[-1] |= packed << shift
+            used += bits + 1
+        return Layout(fields, guards), words
+
+    def offer(self, columns: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The units' words for their numbers (one column per field), guards set."""
+        n = len(columns[0]) if columns else 0
+        out = [np.full(n, g, np.int64) for g in self.guards]
+        for (word, shift, r_min, top), u in zip(self.fields, columns, strict=True):
+            out[word] |= np.clip(u.astype(np.int64) - r_min + 1, 0, top) << shift
+        return out
 
 
 def forbidden_bits(
@@ -295,15 +351,38 @@ class Shard:
             np.isfinite(self.hi), np.searchsorted(thresholds, self.hi), len(thresholds)
         ).astype(np.int32)
         forbid = forbidden_bits(self.stage_mask, self.suit_mask, self.value_ns)
+        n_t = len(thresholds)
+        layout, req = Layout.plan(
+            [
+                (lo_r + 1, lo_r < 0),  # unit: its value's position from the right
+                (n_t - hi_r, hi_r >= n_t),  # unit: n_t - its position from the left
+                (self.min_fit.astype(np.int64), self.min_fit == NO_FIT),
+                (self.min_days.astype(np.int64), self.min_days == NO_DAYS),
+            ]
+        )
+        keys = self.comp_key if which == "comp" else self.topic_key
+        starts = (
+            np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+            if len(keys)
+            else np.zeros(0, np.int64)
+        )
+        radius = self.radius.astype(np.float32)
+        above = radius > self.radius  # rounded up: take the float32 just below
+        radius[above] = np.nextafter(radius[above], np.float32(-np.inf))
+        cell = self.comp_cell if which == "comp" else np.zeros(len(slot), bool)
         got = Packed(
             thresholds=thresholds,
+            run_key=keys[starts],
+            run_start=starts,
+            run_count=np.diff(np.append(starts, len(keys))),
             slot=slot,
             forbid=forbid[slot],
-            lo_r=lo_r[slot],
-            hi_r=hi_r[slot],
-            min_fit=self.min_fit[slot],
-            min_days=self.min_days[slot],
-            cell=self.comp_cell if which == "comp" else np.zeros(len(slot), bool),
+            words=[w[slot] for w in req],
+            layout=layout,
+            cell=cell,
+            centre=np.where(cell, self.centre[slot], 0).astype(np.int32),
+            radius=np.where(cell, radius[slot], np.float32(0)).astype(np.float32),
+            has_x=np.diff(self.x_ptr) > 0,
         )
         self._packed[which] = got
         return got
