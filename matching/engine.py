@@ -302,6 +302,21 @@ class ShardMatches:
 
 
 @dataclass
+class MatchArrays:
+    """Every match of a batch as arrays, in parts (one per shard and chunk of the batch):
+    a consumer streams the parts; ``joined`` copies them into one set of arrays (for a
+    million profiles that copy alone is most of a gigabyte)."""
+
+    parts: list[ShardMatches] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def joined(self) -> ShardMatches:
+        return ShardMatches.join(self.parts)
+
+
+@dataclass
 class _Source:
     """The queries of one kind of postings that found something: per query its run of
     postings (start, length) and its unit."""
@@ -462,7 +477,7 @@ def _expand_rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.repeat(np.arange(len(rows)), counts), pos
 
 
-def match_batch(batch: Batch, index: ProfileIndex, workers: int = 1) -> ShardMatches:
+def match_batch(batch: Batch, index: ProfileIndex, workers: int = 1) -> MatchArrays:
     """Every shard against the batch (``workers`` threads: numpy lets go of the GIL in
     the long steps), the results joined."""
     if workers > 1 and len(index.shards) > 1:
@@ -470,7 +485,7 @@ def match_batch(batch: Batch, index: ProfileIndex, workers: int = 1) -> ShardMat
             parts = list(pool.map(lambda s: _match_chunks(s, batch), index.shards))
     else:
         parts = [_match_chunks(s, batch) for s in index.shards]
-    return ShardMatches.join([p for chunks in parts for p in chunks])
+    return MatchArrays([p for chunks in parts for p in chunks])
 
 
 # --- reasons and relevance, for the matches only ----------------------------------------
@@ -578,10 +593,14 @@ def explain(r: Rules, f: Facts, lot: int, now: datetime) -> tuple[list[str], int
 
 
 def to_matches(
-    found: ShardMatches, batch: Batch, rules: ProfileIndex | dict[int, Rules] | None = None
+    found: MatchArrays | ShardMatches,
+    batch: Batch,
+    rules: ProfileIndex | dict[int, Rules] | None = None,
 ) -> list[Match]:
     """Match objects, with reasons and score when the profiles' rules are given."""
     out = []
+    if isinstance(found, MatchArrays):
+        found = found.joined()
     for o, pid, org, lot in zip(
         found.opp.tolist(),
         found.profile_id.tolist(),
