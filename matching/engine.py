@@ -47,6 +47,7 @@ from matching.rules import (
     days_left,
     excluded,
     has_phrase,
+    token_bytes,
 )
 from models.classify.bands import money
 from models.classify.kent_postcodes import DISTRICT_AREA, KENT
@@ -84,20 +85,17 @@ class Batch:
         return len(self.unit_opp)
 
 
-def _phrase_hits(segments: Sequence[Sequence[str]], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
-    """(segment, topic feature) for every profile phrase found in the segments: all the
-    segments' words in one array, phrases grown word by word through the prefix table."""
+def _phrase_hits(texts: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """(segment, topic feature) for every profile phrase found in the texts (``word_hash``
+    numbers, each segment ended by a 0): the words looked up at once among the profile
+    words' numbers, phrases grown word by word through the prefix table."""
     first, levels, complete = vocab.phrase_tables()
-    words = vocab.words
-    lengths = [len(s) + 1 for s in segments]  # each followed by a break (-1)
-    flat: list[int] = []
-    for seg in segments:
-        flat.extend([words.get(w, -1) for w in seg])
-        flat.append(-1)
-    tokens = np.array(flat, dtype=np.int64)
-    seg_of = np.repeat(np.arange(len(segments)), lengths)
-    if not len(tokens) or not words:
+    hashes, ids = vocab.word_lookup()
+    seg_of = np.cumsum(texts == 0) - (texts == 0)
+    if not len(texts) or not len(hashes):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    at = np.minimum(np.searchsorted(hashes, texts), len(hashes) - 1)
+    tokens = np.where((hashes[at] == texts) & (texts != 0), ids[at], -1)
     pos = np.flatnonzero(tokens >= 0)
     pid = first[tokens[pos]]
     keep = pid >= 0
@@ -162,16 +160,15 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     live = [f for f in facts if f.live(now)]
     topic = vocab.topic
     # segments: each opportunity's title and description, then its lots' titles
-    segments: list[Sequence[str]] = []
+    texts: list[bytes] = []
     seg_unit_scope: list[tuple[int, int]] = []  # (opportunity, lot rank or 0 for all units)
     for i, f in enumerate(live):
-        for seg in f.segments:
-            segments.append(seg)
-            seg_unit_scope.append((i, 0))
+        texts.append(f.tokens or token_bytes(f.segments))
+        seg_unit_scope.extend((i, 0) for _ in f.segments)
         for lot in f.lots:
-            segments.append(lot.title_stems)
+            texts.append(lot.title_tokens or token_bytes((lot.title_stems,)))
             seg_unit_scope.append((i, lot.index))
-    hit_seg, hit_feat = _phrase_hits(segments, vocab)
+    hit_seg, hit_feat = _phrase_hits(np.frombuffer(b"".join(texts), np.uint64), vocab)
     whole_feats: list[set[int]] = [set() for _ in live]
     lot_feats: dict[tuple[int, int], set[int]] = {}
     for s, fid in zip(hit_seg.tolist(), hit_feat.tolist(), strict=True):
@@ -187,13 +184,19 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     a_lists: list[list[int]] = []
     with_place: list[bool] = []
     opp_cat, opp_suit, opp_fit, opp_days, opp_out = [], [], [], [], []
+    code_feats: dict[str, list[int]] = {}  # a CPV code -> the profile prefixes it is in
+
+    def prefixes_of(code: str) -> list[int]:
+        got = code_feats.get(code)
+        if got is None:
+            keys = ("c:" + code[:k] for k in range(1, min(len(code), 8) + 1))
+            got = code_feats[code] = [f for f in map(topic.get, keys) if f is not None]
+        return got
+
     for i, f in enumerate(live):
         base = set(whole_feats[i])
         for code in f.cpv_codes:
-            for k in range(1, min(len(code), 8) + 1):
-                fid = topic.get("c:" + code[:k])
-                if fid is not None:
-                    base.add(fid)
+            base.update(prefixes_of(code))
         for s in f.sectors:
             fid = topic.get("s:" + s)
             if fid is not None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matching.rules import CATEGORY_BIT, LOCAL_REGION, SUITABLE_BIT, Rules
+from matching.rules import CATEGORY_BIT, LOCAL_REGION, SUITABLE_BIT, Rules, word_hash
 from models.classify.kent_postcodes import DISTRICT_AREA
 from models.subscribers import places
 
@@ -63,6 +63,7 @@ class Vocab:
         self._levels: list[tuple[np.ndarray, np.ndarray]] | None = None
         self._first: np.ndarray | None = None
         self._complete: np.ndarray | None = None
+        self._hashes: tuple[np.ndarray, np.ndarray] | None = None
         self.lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, object]:
@@ -107,6 +108,16 @@ class Vocab:
             self.complete[pid] = fid
             self._complete = None
         return fid
+
+    def word_lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted word_hash numbers of the profile words, their word ids)."""
+        with self.lock:
+            if self._hashes is None or len(self._hashes[0]) != len(self.words):
+                hashes = np.fromiter(map(word_hash, self.words), np.uint64, len(self.words))
+                ids = np.fromiter(self.words.values(), np.int64, len(self.words))
+                order = np.argsort(hashes)
+                self._hashes = (hashes[order], ids[order])
+            return self._hashes
 
     def phrase_tables(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
         """(first[word id] -> prefix id or -1, per level k >= 2 the sorted keys
