@@ -423,8 +423,8 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
     cuts = np.searchsorted(total, np.arange(CHUNK_CANDIDATES, total[-1], CHUNK_CANDIDATES))
     opp_cuts = np.unique(np.concatenate([[0], cuts + 1, [n_opp]]).clip(0, n_opp))
     unit_cuts = np.searchsorted(batch.unit_opp, opp_cuts)
-    n_slots = len(shard.pid)
-    width = batch.max_rank + 1
+    slot_bits = max(len(shard.pid) - 1, 1).bit_length()
+    rank_bits = max(batch.max_rank, 1).bit_length()
     out = []
     for o0, u0, u1 in zip(
         opp_cuts[:-1].tolist(), unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True
@@ -436,19 +436,22 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
             continue
         unit, slot = _without_excluded(shard, batch, unit, slot)
         # one per (opportunity, profile): the whole opportunity, else its first lot
-        key = ((batch.unit_opp[unit] - o0) * n_slots + slot) * width + batch.unit_rank[unit]
-        key = np.sort(key)
-        pair = key // width
+        key = (batch.unit_opp[unit] - o0) << slot_bits
+        key |= slot
+        key <<= rank_bits
+        key |= batch.unit_rank[unit]
+        key.sort()
+        pair = key >> rank_bits
         first = np.ones(len(key), bool)
-        first[1:] = pair[1:] != pair[:-1]
+        np.not_equal(pair[1:], pair[:-1], out=first[1:])
         key, pair = key[first], pair[first]
-        slot = pair % n_slots
+        slot = pair & ((1 << slot_bits) - 1)
         out.append(
             ShardMatches(
-                (pair // n_slots + o0).astype(np.int32),
+                ((pair >> slot_bits) + o0).astype(np.int32),
                 shard.pid[slot],
                 shard.org[slot],
-                (key % width).astype(np.int16),
+                (key & ((1 << rank_bits) - 1)).astype(np.int16),
             )
         )
     return out

@@ -354,7 +354,9 @@ class Shard:
             return got
         slot = self.comp_slot if which == "comp" else self.topic_slot
         bounds = np.concatenate([self.lo, self.hi])
-        thresholds = np.unique(bounds[np.isfinite(bounds)])
+        thresholds = np.sort(bounds[np.isfinite(bounds)])  # distinct (np.unique hashes: slow)
+        if len(thresholds) > 1:
+            thresholds = thresholds[np.concatenate([[True], thresholds[1:] != thresholds[:-1]])]
         lo_r = np.where(np.isfinite(self.lo), np.searchsorted(thresholds, self.lo), -1).astype(
             np.int32
         )
@@ -524,7 +526,8 @@ class Shard:
         return [r for r in self.rules if r is not None]
 
     def nbytes(self) -> int:
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        own = sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        return own + sum(p.nbytes() for p in self._packed.values())
 
 
 def shard_of(profile_id: int, of: int) -> int:
@@ -600,6 +603,13 @@ class ProfileIndex:
                 fresh = self._new_shard()
                 fresh.add([encode(r, self.vocab) for r in shard.live_rules()])
                 self.shards[k] = fresh
+
+    def compile(self) -> None:
+        """Lay every shard's requirements along its postings now (else on the first match
+        after a change)."""
+        for shard in self.shards:
+            shard.packed("comp")
+            shard.packed("topic")
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.shards)
