@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bidbell.clock import parse_iso
 from bidbell.settings import get_settings
 
@@ -81,10 +83,68 @@ def scaled_records(n: int, source: str = "find_a_tender") -> Iterator[dict[str, 
         }
 
 
+def alike_records(
+    n: int, family: int = 400, source: str = "find_a_tender"
+) -> Iterator[dict[str, Any]]:
+    """n records of which nine in ten share their title with ``family - 1`` others: the
+    call-offs of one framework. Each family copies one real release (its title, buyer,
+    value, published identifiers) with new ids and ocids, a few hours apart: near-duplicates
+    that block together on every key. Every tenth record keeps its own title."""
+    base = real_releases()
+    for i in range(n):
+        k, j = divmod(i, family)
+        fmt, original = base[k % len(base)]
+        rel = copy.deepcopy(original)
+        rel["id"] = f"{rel.get('id') or rel['ocid']}-a{i}"
+        rel["ocid"] = f"{rel['ocid']}-a{i}"
+        hours = timedelta(hours=3 * j)
+        if i % 10 == 9:  # its own title: a distinct procurement of the same buyer
+            tender = rel.get("tender")
+            if isinstance(tender, dict):
+                tender["title"] = f"{tender.get('title') or ''} refurbishment of block {i}"
+        rel["date"] = _shift_by(rel.get("date"), hours)
+        period = (rel.get("tender") or {}).get("tenderPeriod")
+        if isinstance(period, dict):
+            for key in ("startDate", "endDate"):
+                period[key] = _shift_by(period.get(key), hours)
+        yield {
+            "source": source,
+            "format": fmt,
+            "source_id": rel["id"],
+            "url": "bench",
+            "fetched_at": "2026-10-06T18:00:00+00:00",
+            "payload": rel,
+        }
+
+
+def _shift_by(value: Any, delta: timedelta) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        return (parse_iso(value) + delta).isoformat()
+    except ValueError:
+        return value
+
+
 def write_jsonl(path: Path, records: Iterator[dict[str, Any]]) -> int:
     n = 0
-    with path.open("w") as f:
+    with path.open("wb") as f:
         for rec in records:
-            f.write(json.dumps(rec) + "\n")
+            f.write(orjson.dumps(rec) + b"\n")
             n += 1
+    return n
+
+
+def write_package(path: Path, size: int) -> int:
+    """An OCDS release package of about ``size`` bytes (scaled real releases), written as
+    it goes; returns the number of releases."""
+    n = 0
+    with path.open("wb") as f:
+        f.write(b'{"uri": "bench", "publishedDate": "2026-10-06T18:00:00Z", "releases": [')
+        for rec in scaled_records(10**9):
+            if f.tell() >= size:
+                break
+            f.write((b"," if n else b"") + orjson.dumps(rec["payload"]))
+            n += 1
+        f.write(b"]}")
     return n

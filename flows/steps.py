@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -144,7 +145,10 @@ def store_crawl(
         )
     try:
         with session_scope(_engine(settings)) as session:
-            result = store_records(session, iter_jsonl(outcome.notices_path, name), now=now)
+            # a batch at a time, each committed: a kill loses one batch, a re-run resumes
+            result = store_records(
+                session, iter_jsonl(outcome.notices_path, name), now=now, commit_batches=True
+            )
             kept = store_errors(session, iter_jsonl(outcome.errors_path, name))
             report.errors = kept + result.rejected
             report.notices = result.received
@@ -182,25 +186,44 @@ def collect_source(
     return store_crawl(name, settings, now, crawl_source(name, settings, now, since))
 
 
+def _notices_apart(
+    records: Iterable[Any], errors: list[dict[str, Any]], read: list[int]
+) -> Iterator[dict[str, Any]]:
+    """The notices among a file's records, as they are read; its errors put in ``errors``;
+    ``read[0]`` counts the records read."""
+    for rec in records:
+        read[0] += 1
+        if rec.kind == "notice":
+            yield rec.model_dump()
+        else:
+            errors.append(rec.model_dump())
+
+
 def import_files(source: str, files: list[Path], settings: Settings, now: datetime) -> StoreResult:
     """Parse saved payload files of a source and store them like a crawl would: each file
-    in its own transaction (a file that fails costs that file alone), every rejected record
-    kept with its reason. A summary of the rejections is the source's last error."""
+    read as it goes (a file of hundreds of megabytes is never held whole) and stored a
+    batch at a time, each batch committed (a failure costs the batch in hand and what
+    follows in that file; importing the file again resumes), every rejected record kept
+    with its reason. A summary of the rejections is the source's last error."""
     config = load_configured_sources(settings)[source]
     total = StoreResult()
     for path in files:
-        notices: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
-        for rec in read_file(source, config.type, path, config.params):
-            (notices if rec.kind == "notice" else errors).append(rec.model_dump())
+        read = [0]
+        records = read_file(source, config.type, path, config.params)
         try:
             with session_scope(_engine(settings)) as session:
-                result = store_records(session, notices, now=now)
+                notices = _notices_apart(records, errors, read)
+                result = store_records(session, notices, now=now, commit_batches=True)
                 store_errors(session, errors)
-        except Exception as exc:  # a bug or the database gone: this file is not stored
+        except Exception as exc:  # a bug or the database gone: the rest of this file is not stored
             log.exception("%s: storing %s failed", source, path)
-            result = StoreResult(received=len(notices) + len(errors))
-            result.reject(path.name, f"storing the file failed: {type(exc).__name__}: {exc}")
+            result = StoreResult(received=read[0])
+            result.reject(
+                path.name,
+                f"storing the file failed after {read[0]} record(s) read "
+                f"(batches before the failure are stored): {type(exc).__name__}: {exc}",
+            )
             result.rejected = result.received
             total.add(result)
             continue
@@ -238,19 +261,37 @@ def match_alerts(settings: Settings, now: datetime) -> AlertResult:
         return create_alerts(session, now)
 
 
-def deliver_alerts(settings: Settings, now: datetime) -> DeliveryReport:
+DIGEST_KINDS = ("daily", "weekly", "infrastructure")
+
+
+def deliver_alerts(settings: Settings, now: datetime, digests: bool = True) -> DeliveryReport:
     """One outbox run: change alerts and due reminders into the outbox, then every due
     alert sent (instant ones by email through the pooled SMTP channel, SMS and other
-    targets through apprise), welcome digests, and the daily / weekly / infrastructure
-    digests when their hour has come (notifiers.outbox, notifiers.digest)."""
+    targets through apprise), welcome digests, and (``digests``) the daily / weekly /
+    infrastructure digests when their hour has come (notifiers.outbox, notifiers.digest).
+    Served deployments pass ``digests=False``: the digests have deployments of their own."""
+    engine = _engine(settings)
+    report = deliver(engine, settings, now)
+    if digests:
+        send_digests(settings, now, DIGEST_KINDS, report)
+    return report
+
+
+def send_digests(
+    settings: Settings,
+    now: datetime,
+    kinds: tuple[str, ...] | list[str],
+    report: DeliveryReport | None = None,
+) -> DeliveryReport:
+    """The digests of ``kinds`` due at ``now`` made and sent (and any waiting to be tried
+    again); a digest is made once per period, so running this again sends nothing twice."""
     from notifiers.digest import send_due_digests
     from notifiers.outbox import Sender
 
-    engine = _engine(settings)
-    report = deliver(engine, settings, now)
-    sender = Sender(engine, settings, now)
+    report = report if report is not None else DeliveryReport()
+    sender = Sender(_engine(settings), settings, now)
     try:
-        for kind in ("daily", "weekly", "infrastructure"):
+        for kind in kinds:
             send_due_digests(sender, kind, report)
     finally:
         sender.close()

@@ -10,15 +10,24 @@ Finder's CSV export, whatever its size) or ``records_from_bytes(data, url, sourc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bidbell.jsoncodec import loads_tolerant
 from bidbell.records import RawError, RawNotice
 from spiders.base import OcdsReleasePackageSpider, PageError
 from spiders.registry import load_spider
+
+# A release package larger than this is read a release at a time (a 200 MB package read
+# whole took 1.4 GB); smaller ones are read whole, as a page of the API is.
+STREAM_PACKAGE_BYTES = 8 * 1024 * 1024
+_READ_BYTES = 1024 * 1024
+# A JSON string (escapes included), an unterminated string's opening quote, or a structural
+# character: enough to find where each element of the package's releases array ends.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|"|[\[\]{},:]', re.S)
 
 
 def can_import(spider_type: str) -> bool:
@@ -62,6 +71,11 @@ def read_file(
                     fetched_at=fetched,
                 )
         return
+    if own_reader is None and path.suffix.lower() == ".json" and _size(path) > STREAM_PACKAGE_BYTES:
+        assert issubclass(spider, OcdsReleasePackageSpider)
+        streamed = yield from _stream_package(spider, path, url, source, fetched)
+        if streamed:
+            return
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -105,3 +119,95 @@ def read_file(
         )
         return
     yield from records
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def iter_array_items(stream: BinaryIO, member: bytes = b"releases") -> Iterator[bytes]:
+    """The raw JSON texts of the elements of the top-level object's array ``member``, read
+    from ``stream`` a megabyte at a time: memory holds one element, not the file. Yields
+    nothing if there is no such array; raises ValueError if the file ends inside it."""
+    buf = b""
+    pos = 0  # where scanning resumes in buf
+    depth = 0
+    key: bytes | None = None  # the last member name read at depth 1
+    in_array = False
+    start: int | None = None  # where the element in hand starts in buf
+    eof = False
+    while True:
+        m = _TOKEN.search(buf, pos)
+        if m is None or (m.group() == b'"' and not eof):
+            if eof:
+                if in_array:
+                    raise ValueError("the file ends inside the releases array")
+                return
+            keep = start if start is not None else (m.start() if m is not None else len(buf))
+            buf, pos = buf[keep:], pos - keep if m is None else m.start() - keep
+            if start is not None:
+                start = 0
+            more = stream.read(_READ_BYTES)
+            eof = not more
+            buf += more
+            pos = max(pos, 0)
+            continue
+        tok = m.group()
+        pos = m.end()
+        if tok == b'"':  # unterminated at the end of the file
+            raise ValueError("the file ends inside a string")
+        c = tok[:1]
+        if c == b'"':
+            if depth == 1:
+                key = tok
+            if in_array and depth == 2 and start is None:
+                start = m.start()
+            continue
+        if in_array and depth == 2:
+            if c in b",]":
+                if start is not None:
+                    yield buf[start : m.start()].strip()
+                    start = None
+                if c == b"]":
+                    return
+                continue
+            if start is None:
+                start = m.start()
+        if c in b"[{":
+            depth += 1
+            if depth == 2 and c == b"[" and key == b'"' + member + b'"':
+                in_array = True
+        elif c in b"]}":
+            depth -= 1
+
+
+def _stream_package(
+    spider: type[OcdsReleasePackageSpider], path: Path, url: str, source: str, fetched: str
+) -> Generator[RawNotice | RawError, None, bool]:
+    """The releases of a large package, one at a time, each read (or refused) on its own.
+    Returns False, having yielded nothing, if the file has no releases array to stream."""
+    position = 0
+    try:
+        with path.open("rb") as stream:
+            for raw in iter_array_items(stream):
+                try:
+                    release = loads_tolerant(raw)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    text = raw.decode("utf-8", "replace")
+                    yield spider.record_error(source, url, position, fetched, str(exc), text)
+                else:
+                    yield spider.notice_from_release(release, url, position, fetched, source)
+                position += 1
+    except (OSError, ValueError) as exc:
+        if not position:
+            return False
+        yield RawError(
+            source=source,
+            url=url,
+            reason=f"cannot read the package past release {position}: {exc}",
+            fetched_at=fetched,
+        )
+    return bool(position)

@@ -13,9 +13,14 @@ exactly and probed with the spread (closing day +-1, publication week +-1), so t
 meet when their keys are near. Beside them, never probed, each row keeps what its notices say
 and an opportunity row does not hold (``CARRIED``: the buyer's reference, the awarded
 suppliers), so a stored row read back is compared with them. A key shared by more than
-``dedupe.BLOCK_CAP`` rows says nothing and is ignored. The decision is
+``dedupe.BLOCK_CAP`` rows says nothing and is ignored; one shared by more than ``KEY_CAP``
+gives each row only the ``KEY_CAP`` rows stored nearest to it. The decision is
 ``dedupe.same_procurement``; a row joins a group only if it has no hard conflict (another
 lot, call-off, year, supplier...) with any member of it.
+
+A group never grows past ``MAX_GROUP`` listings: joining checks every pair of members for
+a conflict, and rows alike in the hundreds (a framework's call-offs) are a series, not one
+procurement published that many times.
 
 A listing always points straight at its group's canonical row (when two groups join,
 every member is re-pointed at the new one), never at another listing.
@@ -26,6 +31,7 @@ that count, and a later listing never alerts again.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +45,15 @@ from models.store.tables import Opportunity, OpportunityBlock
 from models.store.upsert import insert_plain_rows, select_plain_in
 
 IN_CHUNK = 5000  # bound parameters per IN (...) list (SQLite allows 32766)
+# Listings of one procurement are a handful (a portal, Contracts Finder, Find a Tender, a
+# re-publication or two). Rows that would make a group larger are a series alike (a
+# framework's call-offs), not one procurement: they are not joined, which bounds the
+# pairwise conflict checks of a join (complete linkage costs |a| x |b|).
+MAX_GROUP = 50
+# A blocking key shared by more rows than this (but not more than dedupe.BLOCK_CAP, past
+# which a key says nothing) gives a row only the KEY_CAP rows stored nearest to it (by id):
+# the comparisons a row costs stay bounded when hundreds are alike.
+KEY_CAP = 32
 # The columns dedupe compares (plus what linking needs).
 COLUMNS = (
     "id",
@@ -146,13 +161,20 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
             session, OpportunityBlock, ("key", "opportunity_id"), "key", part
         ):
             members[key].append(oid)
+    for sharing in members.values():
+        if KEY_CAP < len(sharing) <= dedupe.BLOCK_CAP:
+            sharing.sort()
     candidates: dict[int, set[int]] = {}
     for oid, keys in probes.items():
         near: set[int] = set()
         for k in keys:
             sharing = members.get(k) or []
-            if len(sharing) <= dedupe.BLOCK_CAP:  # a key shared by very many says nothing
+            if len(sharing) <= KEY_CAP:
                 near.update(sharing)
+            elif len(sharing) <= dedupe.BLOCK_CAP:  # a key shared by very many says nothing
+                # a crowded key: the rows nearest in the order stored, a bounded number
+                at = bisect_left(sharing, oid)
+                near.update(sharing[max(0, at - KEY_CAP // 2) : at + KEY_CAP // 2 + 1])
         near.discard(oid)
         candidates[oid] = near
     wanted = set().union(*candidates.values()) - set(feats)
@@ -184,6 +206,7 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
             groups[root(o)].add(o)
 
     reasons: dict[int, list[str]] = {}
+    refused: set[tuple[int, int, int, int]] = set()  # groups found in conflict, as they were
     for oid in batch_ids:
         scored = []
         for other in candidates[oid]:
@@ -199,7 +222,13 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
             load_group(theirs)
             load_group(mine)
             a, b = groups[mine], groups[theirs]
+            if len(a) + len(b) > MAX_GROUP:
+                continue  # a series (call-offs), not listings of one procurement: bounded work
+            state = (mine, len(a), theirs, len(b))  # a group changes only by growing
+            if state in refused:
+                continue
             if any(dedupe.conflicts(feats[x], feats[y]) for x in a for y in b):
+                refused.add(state)
                 continue
             new_root = min(mine, theirs)
             merged = groups.pop(mine) | groups.pop(theirs)

@@ -29,6 +29,7 @@ from models.store.listings import link_listings
 from models.store.merge import content_hash, merge_notices
 from models.store.sectors import active_model
 from models.store.tables import IngestError, Notice, Opportunity, OpportunityEvent
+from models.store.types import EncodedJSON
 from models.store.upsert import serialise_linking, upsert
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, di
         encoded = blob.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates ("\ud800" in the JSON): not text
         raise NormaliseError("the record's text is not valid Unicode (lone surrogates)") from None
-    if _JSON_NUL.search(blob):
+    if "\\u0000" in blob and _JSON_NUL.search(blob):  # the regex alone: 0.5 ms a record
         # PostgreSQL cannot keep U+0000 in text or JSON: refused here, on every database.
         raise NormaliseError("the record contains a NUL character (U+0000)")
     fields = normalise(fmt, source, payload)
@@ -165,7 +166,7 @@ def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, di
         "fetched_at": read_instant(rec.get("fetched_at")) or now,
         "stored_at": now,
         "content_hash": hashlib.sha256(encoded).hexdigest(),
-        "payload": payload,
+        "payload": EncodedJSON(blob),  # encoded once: for the hash, the checks and the row
     }
     if not fields.url and isinstance(page_url, str) and len(page_url) <= _URL_LIMIT:
         row["url"] = fields.url = page_url
@@ -199,84 +200,105 @@ def safe_error(error: IngestError) -> IngestError:
 
 
 def store_records(
-    session: Session, records: Iterable[dict[str, Any] | IngestError], now: datetime | None = None
+    session: Session,
+    records: Iterable[dict[str, Any] | IngestError],
+    now: datetime | None = None,
+    commit_batches: bool = False,
+    batch_size: int = CHUNK,
 ) -> StoreResult:
-    """Store RawNotice-shaped dicts ({source, source_id, url, fetched_at, payload})."""
+    """Store RawNotice-shaped dicts ({source, source_id, url, fetched_at, payload}).
+
+    Records are read and stored a batch at a time (``batch_size``): the batch's notices,
+    then the opportunities they describe, with their events and links. ``commit_batches``
+    commits each batch (a kill loses at most the batch in hand; storing the same records
+    again skips the stored ones, so a re-run resumes); otherwise the caller commits. A
+    procurement whose releases fall in two batches gets a new version in the second, as
+    if they had come in two imports."""
     now = now or datetime.now(UTC)
     result = StoreResult()
+    for chunk in _chunks(records, batch_size):
+        _store_batch(session, chunk, now, result)
+        if commit_batches:
+            session.commit()
+    return result
+
+
+def _store_batch(
+    session: Session,
+    chunk: list[dict[str, Any] | IngestError],
+    now: datetime,
+    result: StoreResult,
+) -> None:
     fresh: dict[tuple[str, str], NoticeFields] = {}
-    touched_ocids: set[str] = set()
-    for chunk in _chunks(records, CHUNK):
-        rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for rec in chunk:
-            result.received += 1
-            if isinstance(rec, IngestError):
-                session.add(safe_error(rec))
-                result.reject(rec.record, rec.reason)
-                continue
-            try:
-                fields, row = prepare_record(rec, now)
-            except NormaliseError as exc:
-                source = str(rec.get("source") or "?")
-                payload = rec.get("payload")
-                rid = rec.get("source_id") or (
-                    payload.get("id") if isinstance(payload, dict) else None
-                )
-                log.warning("%s: record %.80s rejected: %.200s", source, rid, exc)
-                session.add(
-                    safe_error(
-                        IngestError(
-                            source=source,
-                            url=str(rec.get("url") or ""),
-                            record=str(rid) if rid else None,
-                            reason=str(exc),
-                            body=_dump_record(rec),
-                            created_at=now,
-                        )
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in chunk:
+        result.received += 1
+        if isinstance(rec, IngestError):
+            session.add(safe_error(rec))
+            result.reject(rec.record, rec.reason)
+            continue
+        try:
+            fields, row = prepare_record(rec, now)
+        except NormaliseError as exc:
+            source = str(rec.get("source") or "?")
+            payload = rec.get("payload")
+            rid = rec.get("source_id") or (payload.get("id") if isinstance(payload, dict) else None)
+            log.warning("%s: record %.80s rejected: %.200s", source, rid, exc)
+            session.add(
+                safe_error(
+                    IngestError(
+                        source=source,
+                        url=str(rec.get("url") or ""),
+                        record=str(rid) if rid else None,
+                        reason=str(exc),
+                        body=_dump_record(rec),
+                        created_at=now,
                     )
                 )
-                result.reject(rid, str(exc))
-                continue
-            key = (row["source"], row["source_id"])
-            fresh[key] = fields
-            rows[key] = row
-        if not rows:
+            )
+            result.reject(rid, str(exc))
             continue
-        existing = _stored_hashes(session, list(rows))
-        changed = []
-        for key, row in rows.items():
-            old = existing.get(key)
-            if old is None:
-                result.inserted += 1
-            elif old != row["content_hash"]:
-                result.updated += 1
-            else:
-                result.unchanged += 1
-                continue
-            changed.append(row)
-            touched_ocids.add(row["ocid"])
-        upsert(
-            session,
-            Notice,
-            changed,
-            keys=["source", "source_id"],
-            update=[
-                "ocid",
-                "url",
-                "notice_type",
-                "stage",
-                "title",
-                "published_at",
-                "fetched_at",
-                "stored_at",
-                "content_hash",
-                "payload",
-            ],
-        )
+        key = (row["source"], row["source_id"])
+        fresh[key] = fields
+        rows[key] = row
+    if not rows:
+        session.flush()
+        return
+    existing = _stored_hashes(session, list(rows))
+    changed = []
+    touched_ocids: set[str] = set()
+    for key, row in rows.items():
+        old = existing.get(key)
+        if old is None:
+            result.inserted += 1
+        elif old != row["content_hash"]:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+            continue
+        changed.append(row)
+        touched_ocids.add(row["ocid"])
+    upsert(
+        session,
+        Notice,
+        changed,
+        keys=["source", "source_id"],
+        update=[
+            "ocid",
+            "url",
+            "notice_type",
+            "stage",
+            "title",
+            "published_at",
+            "fetched_at",
+            "stored_at",
+            "content_hash",
+            "payload",
+        ],
+    )
     session.flush()
     for ocids in _chunks(sorted(touched_ocids), CHUNK):
         _rebuild_opportunities(session, ocids, fresh, now, result)
-    return result
 
 
 def _stored_hashes(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:

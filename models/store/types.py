@@ -34,6 +34,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class EncodedJSON(str):
+    """JSON text already encoded (a payload serialised once for its hash): written as it is
+    by the engines' JSON serialiser (models.store.db), not encoded a second time."""
+
+    __slots__ = ()
+
+
 class JSONType(TypeDecorator[Any]):
     """JSONB on PostgreSQL, JSON elsewhere."""
 

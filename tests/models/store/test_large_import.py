@@ -1,0 +1,102 @@
+"""Large imports: a release package read a release at a time gives the records the whole
+read gives; a bad release costs itself; a file cut short keeps what came before the cut;
+stores committed a batch at a time resume where a failure stopped them. Real captures."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, func, select
+
+import spiders.files as files
+from models.store.store import store_records
+from models.store.tables import Notice, Opportunity
+
+NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
+CF_SEARCH = "contracts-finder/cf_ocds_search_2022-10-22_publishedTo_limit100.json"
+
+
+def _package(fixtures_dir: Path) -> dict[str, Any]:
+    return json.loads((fixtures_dir / CF_SEARCH).read_text(encoding="utf-8"))
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    out = []
+    for r in files.read_file("contracts_finder", "contracts_finder", path):
+        d = r.model_dump()
+        d.pop("fetched_at", None)
+        out.append(d)
+    return out
+
+
+def test_a_large_package_streams_the_records_a_whole_read_gives(
+    fixtures_dir, tmp_path, monkeypatch
+) -> None:
+    package = _package(fixtures_dir)
+    # the hard bits a streaming reader must get right: brackets and commas inside strings,
+    # a number too large for a float, an element that is not a release
+    package["releases"][3]["tender"]["title"] = 'Lot "A"], {b}, c\\d'
+    package["releases"][5]["tender"]["value"] = {"amount": 1e400, "currency": "GBP"}
+    package["releases"].insert(7, ["not", "a", "release"])
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(package, ensure_ascii=False).replace("Infinity", "1e9999"))
+    whole = _read(path)
+    monkeypatch.setattr(files, "STREAM_PACKAGE_BYTES", 0)
+    monkeypatch.setattr(files, "_READ_BYTES", 997)  # elements cut across many reads
+    streamed = _read(path)
+    assert len(streamed) == 101 and streamed == whole
+    assert [r["kind"] for r in streamed].count("error") == 1
+    assert streamed[3]["payload"]["tender"]["title"] == 'Lot "A"], {b}, c\\d'
+    assert streamed[5]["payload"]["tender"]["value"]["amount"] is None
+
+
+def test_a_package_cut_short_keeps_the_releases_before_the_cut(
+    fixtures_dir, tmp_path, monkeypatch
+) -> None:
+    text = json.dumps(_package(fixtures_dir), ensure_ascii=False)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) // 2])
+    monkeypatch.setattr(files, "STREAM_PACKAGE_BYTES", 0)
+    got = _read(path)
+    notices = [r for r in got if r["kind"] == "notice"]
+    assert 30 < len(notices) < 70
+    assert (
+        got[-1]["kind"] == "error" and "cannot read the package past release" in (got[-1]["reason"])
+    )
+
+
+def test_a_file_without_releases_is_read_whole_and_refused(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "not-a-package.json"
+    path.write_text('{"data": [1, 2, 3]}')
+    monkeypatch.setattr(files, "STREAM_PACKAGE_BYTES", 0)
+    got = _read(path)
+    assert len(got) == 1 and "not an OCDS release package" in got[0]["reason"]
+
+
+def test_batches_committed_resume_after_a_failure(engine, fixtures_dir, tmp_path) -> None:
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(_package(fixtures_dir)))
+    recs = [r.model_dump() for r in files.read_file("contracts_finder", "contracts_finder", path)]
+
+    def dies_after(n: int):
+        for i, r in enumerate(recs):
+            if i == n:
+                raise RuntimeError("killed")
+            yield r
+
+    with Session(engine) as s, pytest.raises(RuntimeError):
+        store_records(s, dies_after(65), now=NOW, commit_batches=True, batch_size=30)
+    with Session(engine) as s:  # two batches of 30 were committed, the third was lost
+        assert s.exec(select(func.count()).select_from(Notice)).one() == 60
+        r = store_records(s, recs, now=NOW, commit_batches=True, batch_size=30)
+        assert (r.unchanged, r.inserted) == (60, 40)
+        assert s.exec(select(func.count()).select_from(Notice)).one() == 100
+    with Session(engine) as s:  # the same opportunities as one import in one go
+        resumed = {
+            o.ocid: (o.title, o.deadline, o.value_amount) for o in s.exec(select(Opportunity)).all()
+        }
+    assert len(resumed) == len({r["payload"]["ocid"] for r in recs})
