@@ -27,6 +27,7 @@ import numpy as np
 
 from matching.index import (
     AREA_BITS,
+    FORBID_BITS,
     KENT_BUYER,
     NAN_BIT,
     STAR,
@@ -366,12 +367,14 @@ def _candidates(
     count, q_unit = src.count[a:b], src.unit[a:b]
     pos = _runs(src.start[a:b], count)
     pk = src.packed
-    ok = (pk.forbid[pos] & np.repeat(batch.unit_offer[q_unit], count)) == 0
+    ok: np.ndarray | None = None
     for word, guard, have in zip(pk.words, pk.layout.guards, offer, strict=True):
         met = np.repeat(have[q_unit], count)
         met -= word[pos]
         met &= guard
-        ok &= met == guard
+        ok = met == guard if ok is None else ok & (met == guard)
+    if ok is None:
+        ok = np.ones(len(pos), bool)
     keep = np.flatnonzero(ok)
     pos = pos[keep]
     unit = np.repeat(q_unit, count)[keep]
@@ -398,7 +401,8 @@ def _offer(shard: Shard, batch: Batch) -> list[np.ndarray]:
     nan = np.isnan(v)
     right = np.where(nan, len(t) + 1, np.searchsorted(t, v, side="right"))
     left = np.where(nan, -1, np.searchsorted(t, v, side="left"))
-    return pk.layout.offer([right, len(t) - left, batch.unit_fit, batch.unit_days])
+    room = [1 - ((batch.unit_offer >> b) & 1) for b in range(FORBID_BITS)]
+    return pk.layout.offer([right, len(t) - left, batch.unit_fit, batch.unit_days, *room])
 
 
 def match_shard(shard: Shard, batch: Batch) -> ShardMatches:

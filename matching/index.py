@@ -216,14 +216,15 @@ def _expand(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 STAGE_BITS = 0  # bits 0-3: CATEGORY_BIT of the unit's stage
 SUIT_SHIFT = 4  # bits 4-7: the unit's SME/VCSE state (sme | vcse << 1), one-hot
 NAN_BIT = 1 << 8  # the unit states no value
+FORBID_BITS = 9
 
 
 @dataclass
 class Packed:
     """A shard's profile requirements laid out along its postings (one entry per posting,
     read in order when a run of postings is a query's candidates), in small numbers:
-    - ``forbid``: stages not asked for, SME/VCSE states not accepted, "value not stated"
-      refused, as bits (see ``NAN_BIT``);
+    - stages not asked for, SME/VCSE states not accepted, "value not stated" refused, as
+      bits (``forbidden_bits``), each a field of the words;
     - ``lo_r``/``hi_r``: the value range as positions in ``thresholds`` (the sorted
       distinct bounds of the shard), so that a value is in range when its own position
       says so (exact: no rounding of pounds);
@@ -235,7 +236,6 @@ class Packed:
     run_start: np.ndarray  # where each key's run of postings starts
     run_count: np.ndarray
     slot: np.ndarray
-    forbid: np.ndarray
     words: list[np.ndarray]  # the ordered requirements, packed (``Layout``), per word
     layout: Layout
     cell: np.ndarray
@@ -261,7 +261,9 @@ class Layout:
     (no field borrows from the next; a field's guard survives exactly when u >= r).
     A field keeps ``r' = r - r_min + 1`` (0: no requirement, always met) and the unit
     ``u' = clip(u - r_min + 1, 0, R)``, R the largest r': exact for any numbers.
-    Fields: value low bound, value high bound, fit score, days left."""
+    Fields: value low bound, value high bound, fit score, days left, then one per forbidden
+    bit (``forbidden_bits``: r = 1 when the profile forbids it; u = 1 unless the unit
+    offers it)."""
 
     fields: list[tuple[int, int, int, int]]  # (word, shift, r_min, R)
     guards: list[int]
@@ -372,6 +374,8 @@ class Shard:
                 (self.min_fit.astype(np.int64), self.min_fit == NO_FIT),
                 (self.min_days.astype(np.int64), self.min_days == NO_DAYS),
             ]
+            # one field per forbidden bit: the unit has room (1) unless it offers the bit
+            + [((forbid >> b) & 1, ((forbid >> b) & 1) == 0) for b in range(FORBID_BITS)]
         )
         keys = self.comp_key if which == "comp" else self.topic_key
         starts = (
@@ -389,7 +393,6 @@ class Shard:
             run_start=starts,
             run_count=np.diff(np.append(starts, len(keys))),
             slot=slot,
-            forbid=forbid[slot],
             words=[w[slot] for w in req],
             layout=layout,
             cell=cell,
