@@ -331,7 +331,9 @@ class _Source:
     unit: np.ndarray
 
 
-def _sources(shard: Shard, batch: Batch) -> list[_Source]:
+def _sources(shard: Shard, batch: Batch, offer: list[np.ndarray]) -> list[_Source]:
+    """Per query, its run of postings cut to the profiles whose high bound of value the
+    unit's value does not pass (the rest of the run)."""
     out = []
     for which, keys, q, q_unit in (
         ("comp", shard.comp_key, batch.comp_q, batch.comp_q_unit),
@@ -342,8 +344,12 @@ def _sources(shard: Shard, batch: Batch) -> list[_Source]:
         pk = shard.packed(which)
         at = np.minimum(np.searchsorted(pk.run_key, q), len(pk.run_key) - 1)
         hit = np.flatnonzero(pk.run_key[at] == q)
-        at = at[hit]
-        out.append(_Source(pk, pk.run_start[at], pk.run_count[at], q_unit[hit]))
+        at, q_unit = at[hit], q_unit[hit]
+        u_hi = pk.layout.field_of(offer, 1)
+        end = np.searchsorted(pk.hi_key, (at << 32) | u_hi[q_unit], side="right")
+        start = pk.run_start[at]
+        keep = np.flatnonzero(end > start)
+        out.append(_Source(pk, start[keep], (end - start)[keep], q_unit[keep]))
     return out
 
 
@@ -413,11 +419,13 @@ def match_shard(shard: Shard, batch: Batch) -> ShardMatches:
 def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
     """The shard's matches, one part per chunk of the batch: whole opportunities of about
     ``CHUNK_CANDIDATES`` candidates each (small enough for the processor's cache)."""
-    sources = _sources(shard, batch)
     n_opp = len(batch.facts)
-    if not sources or not n_opp:
+    if not n_opp:
         return []
     offer = _offer(shard, batch)
+    sources = _sources(shard, batch, offer)
+    if not sources:
+        return []
     per_opp = np.zeros(n_opp, np.int64)
     for src in sources:
         per_opp += np.bincount(batch.unit_opp[src.unit], weights=src.count, minlength=n_opp).astype(

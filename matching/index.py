@@ -235,6 +235,7 @@ class Packed:
     run_key: np.ndarray  # the distinct keys of the postings, sorted
     run_start: np.ndarray  # where each key's run of postings starts
     run_count: np.ndarray
+    hi_key: np.ndarray  # run << 32 | the high bound's field, sorted (see ``Shard.packed``)
     slot: np.ndarray
     words: list[np.ndarray]  # the ordered requirements, packed (``Layout``), per word
     layout: Layout
@@ -244,12 +245,7 @@ class Packed:
     has_x: np.ndarray  # per slot: the profile excludes something
 
     def nbytes(self) -> int:
-        """Bytes of its own (``slot`` and ``cell`` are the shard's arrays)."""
-        own = sum(
-            v.nbytes
-            for k, v in vars(self).items()
-            if isinstance(v, np.ndarray) and k not in ("slot", "cell")
-        )
+        own = sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
         return own + sum(w.nbytes for w in self.words)
 
 
@@ -293,6 +289,11 @@ class Layout:
             words[-1] |= packed << shift
             used += bits + 1
         return Layout(fields, guards), words
+
+    def field_of(self, words: Sequence[np.ndarray], k: int) -> np.ndarray:
+        """Field k's numbers (r' or u', without the guard) read back from packed words."""
+        word, shift, _, top = self.fields[k]
+        return (words[word] >> shift) & ((1 << max(top.bit_length(), 1)) - 1)
 
     def offer(self, columns: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The units' words for their numbers (one column per field), guards set."""
@@ -387,11 +388,19 @@ class Shard:
         above = radius > self.radius  # rounded up: take the float32 just below
         radius[above] = np.nextafter(radius[above], np.float32(-np.inf))
         cell = self.comp_cell if which == "comp" else np.zeros(len(slot), bool)
+        run_count = np.diff(np.append(starts, len(keys)))
+        # within each run, the postings by their high bound's field, lowest (no bound)
+        # first: a unit's candidates in a run are then a prefix, found by one look-up
+        hi_key = np.repeat(np.arange(len(starts), dtype=np.int64), run_count) << 32
+        hi_key |= layout.field_of(req, 1)[slot]
+        order = np.argsort(hi_key)
+        hi_key, slot, cell = hi_key[order], slot[order], cell[order]
         got = Packed(
             thresholds=thresholds,
             run_key=keys[starts],
             run_start=starts,
-            run_count=np.diff(np.append(starts, len(keys))),
+            run_count=run_count,
+            hi_key=hi_key,
             slot=slot,
             words=[w[slot] for w in req],
             layout=layout,
