@@ -1,17 +1,24 @@
 """The engine: a batch of opportunities against the compiled profiles, in array steps.
 
 1. ``prepare_batch``: each live opportunity becomes units (the whole, then each lot), each
-   unit its topic features (CPV prefixes and sectors by dictionary look-up; keyword phrases
-   found by walking the phrase prefixes over the stemmed words of all texts at once) and
-   its opportunity's area features; the (topic, area) pairs of every unit become one
-   sorted array of int64 keys. Done once per batch, whatever the number of shards.
-2. ``match_shard``: the keys are looked up in the shard's sorted postings
-   (``np.searchsorted``); the candidates, (unit, profile) pairs that already satisfy the
-   topic and area groups, are counted through the remaining groups as array tests (radius
-   distance, value, stage, SME/VCSE, fit, days left, exclusions); the pairs left are the
-   matches, one per opportunity and profile, the whole opportunity before its first lot.
+   unit its topic features (CPV prefixes and sectors by dictionary look-up, once per
+   distinct code; keyword phrases found by walking the phrase prefixes over the word
+   numbers of all texts at once, read with one ``np.frombuffer``) and its opportunity's
+   area features; the (topic, area) pairs of every unit become int64 query keys, in unit
+   order. Done once per batch, whatever the number of shards.
+2. ``match_shard``: each key finds its run of the shard's postings (``np.searchsorted`` on
+   the distinct keys), cut to the profiles whose high bound of value the unit passes (the
+   run is ordered by it); the batch is taken in chunks of whole opportunities of about
+   ``CHUNK_CANDIDATES`` candidates, (unit, profile) pairs that already satisfy the topic
+   and area groups. Every other number and bit (value, fit, days left, stage, SME/VCSE,
+   "value not stated") is tested at once on one packed int64 word per candidate
+   (``matching.index.Layout``); then the radius distance (candidates found through a grid
+   cell), exclusions, and one match per opportunity and profile by a sort of the chunk:
+   the whole opportunity before its first lot.
 3. ``explain``: reasons in words and a relevance score, built only for the matches.
 
+Profile parts (``ProfileIndex.split``, ``part=``) are independent: ``match`` on each and
+``join`` gives the whole index's matches, so parts can go to different workers.
 ``matching.rules.plain_match`` states the same rules as a plain loop; the tests check that
 the two agree on every pair.
 """
