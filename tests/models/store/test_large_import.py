@@ -100,3 +100,24 @@ def test_batches_committed_resume_after_a_failure(engine, fixtures_dir, tmp_path
             o.ocid: (o.title, o.deadline, o.value_amount) for o in s.exec(select(Opportunity)).all()
         }
     assert len(resumed) == len({r["payload"]["ocid"] for r in recs})
+
+
+def test_new_notices_another_writer_stored_meanwhile_are_updated(engine, fixtures_dir) -> None:
+    """New notices go in by COPY on PostgreSQL; should another writer have stored one of
+    them since they were looked up, the batch is upserted instead of failing."""
+    from models.store.store import prepare_record
+    from models.store.upsert import insert_new_rows
+
+    path = fixtures_dir / CF_SEARCH
+    recs = [r.model_dump() for r in files.read_file("contracts_finder", "contracts_finder", path)]
+    rows = [prepare_record(r, NOW)[1] for r in recs[:10]]
+    with Session(engine) as s:
+        insert_new_rows(s, Notice, rows[:4], keys=["source", "source_id"], update=["title"])
+        s.commit()
+    for row in rows:
+        row["title"] = "stored again: " + row["title"]
+    with Session(engine) as s:
+        insert_new_rows(s, Notice, rows, keys=["source", "source_id"], update=["title"])
+        s.commit()
+        titles = [n.title for n in s.exec(select(Notice)).all()]
+    assert len(titles) == 10 and all(t.startswith("stored again: ") for t in titles)
