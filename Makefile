@@ -44,7 +44,7 @@ run: install
 ## Every test; store tests run on SQLite and on PostgreSQL (BIDBELL_TEST_POSTGRES_URL,
 ## default postgresql://postgres@127.0.0.1:5432/test).
 test: install browser-deps
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 ## Benchmarks: one line per figure, `bench NAME: VALUE UNIT | baseline ... | target ...`.
 bench: bench-ingest bench-quality bench-match bench-send

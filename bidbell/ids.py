@@ -74,6 +74,29 @@ def stable_id(link: str, id_param: str | None = None) -> str:
     return cleaned
 
 
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def short_code(n: int) -> str:
+    """A row id in base 36, for links that must be short (an SMS): 123456 -> '2n9c'."""
+    if n < 0:
+        raise ValueError("a short code is for ids of 0 or more")
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+        if n == 0:
+            return out
+
+
+def from_short_code(code: str) -> int | None:
+    """The id a short code stands for; None when it is not one (at most 12 characters)."""
+    text = code.strip().lower()
+    if not 0 < len(text) <= 12 or any(c not in _B36 for c in text):
+        return None
+    return int(text, 36)
+
+
 def entry_key(payload: dict[str, Any]) -> str | None:
     """What identifies a feed entry: its guid, else its link."""
     for k in ("id", "link"):

@@ -155,6 +155,51 @@ class Settings(BaseSettings):
         "(tests and the demo only: their stand-ins listen on 127.0.0.1).",
     )
 
+    # --- operations (bidbell serve; flows.health) ------------------------------------------
+    operator_urls: list[str] = Field(
+        default_factory=list,
+        description="apprise URL(s) told when a source breaks or falls silent, and when it "
+        'recovers, JSON: ["mailto://ops@example.org", "slack://..."]. Unset: logged only.',
+    )
+    health_failed_runs: int = Field(
+        default=3, ge=1, description="Failed runs in a row before the operator is alerted."
+    )
+    health_silence_factor: float = Field(
+        default=4.0,
+        gt=1,
+        description="A source that usually returns something every T falls 'silent' after "
+        "this many times T with nothing (T: median gap between its non-empty runs).",
+    )
+    health_silence_min_hours: float = Field(
+        default=6.0, ge=0, description="Never call a source silent sooner than this."
+    )
+    host_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="Crawls of one remote host at the same time, across every flow run "
+        "and worker (a Prefect global concurrency limit per host).",
+    )
+    schedule_override_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Tests and benches: every served deployment runs on this interval "
+        "(seconds) instead of its schedule.",
+    )
+    serve_web: bool = Field(default=True, description="bidbell serve starts the web app too.")
+    prefect_port: int = Field(
+        default=4200,
+        ge=0,
+        le=65535,
+        description="Port of the Prefect server that bidbell serve starts when "
+        "PREFECT_API_URL is not set (0: any free port).",
+    )
+    raw_keep_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Housekeeping deletes raw crawl files (var/raw) older than this; the "
+        "stored notices keep their payloads.",
+    )
+
     demo_port: int = Field(
         default=8931,
         ge=0,

@@ -152,7 +152,19 @@ def sources(
             continue
         when = r["last_success_at"] or "never"
         flag = "" if r["enabled"] else " (disabled)"
-        typer.echo(f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min")
+        bad = r["health"] not in (None, "ok")
+        typer.secho(
+            f"{r['name']}{flag} [{r['type']}] every {r['every_minutes']} min"
+            + (f"  {r['health'].upper()}" if bad else ""),
+            fg=typer.colors.RED if bad else None,
+        )
+        if bad:
+            told = "operator alerted" if r["operator_alerted"] else "operator not yet alerted"
+            typer.secho(
+                f"    {r['consecutive_failures']} failed run(s) in a row; last run with notices: "
+                f"{r['last_nonempty_at'] or 'never'}; {told}",
+                fg=typer.colors.RED,
+            )
         typer.echo(f"    {r['base_url']}")
         typer.echo(
             f"    last success: {when}; last run: {r['last_items']} item(s); "
@@ -475,6 +487,75 @@ def subscribers_remove(
         _fail(f"no organisation {who!r}")
         return
     typer.echo(f"removed {org.name} <{org.email}> (organisation {org.id})")
+
+
+targets = typer.Typer(
+    help="Other places an organisation's instant alerts go (Teams, Slack, a webhook...): "
+    "apprise URLs of an allowed scheme (BIDBELL_TARGET_SCHEMES), never an internal address.",
+    no_args_is_help=True,
+)
+subscribers.add_typer(targets, name="target")
+
+
+def _org_id(who: str) -> int:
+    from models.subscribers.manage import get_subscriber
+
+    found = get_subscriber(who)
+    if found is None:
+        _fail(f"no organisation {who!r}")
+        raise AssertionError  # unreachable: _fail exits
+    return int(found[0].id or 0)
+
+
+@targets.command("add")
+def target_add(
+    who: Annotated[str, typer.Argument(help="Email or organisation id.")],
+    url: Annotated[str, typer.Argument(help="An apprise URL, e.g. msteams://... or json://...")],
+    label: Annotated[str, typer.Option(help="What to call it (default: the URL, redacted).")] = "",
+) -> None:
+    """Send a copy of the organisation's instant alerts to this target as well."""
+    from models.store.db import get_engine, session_scope
+    from notifiers.targets import TargetRefused, add_target
+
+    _subscribers_ready()
+    org_id = _org_id(who)
+    try:
+        with session_scope(get_engine()) as s:
+            t = add_target(s, org_id, url, get_settings(), utcnow(), label)
+            shown = f"target {t.id} ({t.label}) added for organisation {org_id}"
+    except TargetRefused as exc:
+        _fail(f"{url.split('://', 1)[0]}://...: {exc}", EXIT_BAD_INPUT)
+        return
+    typer.echo(shown)
+
+
+@targets.command("list")
+def target_list(who: Annotated[str, typer.Argument(help="Email or organisation id.")]) -> None:
+    """The organisation's targets: id, state, label (URLs are not shown: they hold secrets)."""
+    from models.store.db import get_engine, session_scope
+    from notifiers.targets import list_targets
+
+    _subscribers_ready()
+    org_id = _org_id(who)
+    with session_scope(get_engine()) as s:
+        rows = [(t.id, t.status, t.label, t.reason) for t in list_targets(s, org_id)]
+    for tid, status, label, reason in rows:
+        typer.echo(f"{tid}\t{status}\t{label}" + (f"\t{reason}" if reason else ""))
+    typer.echo(f"{len(rows)} target(s)", err=True)
+
+
+@targets.command("remove")
+def target_remove(target_id: Annotated[int, typer.Argument(help="The target's id.")]) -> None:
+    """Stop sending to a target (its past deliveries stay on record)."""
+    from models.store.db import get_engine, session_scope
+    from notifiers.targets import remove_target
+
+    _subscribers_ready()
+    with session_scope(get_engine()) as s:
+        removed = remove_target(s, target_id)
+    if not removed:
+        _fail(f"no target {target_id}")
+    typer.echo(f"removed target {target_id}")
 
 
 def _money_cell(o: Any) -> str:
@@ -865,6 +946,21 @@ def run(
     with _writing():
         status = run_pipeline_cli(source or None)
     raise typer.Exit(status)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address of the web app.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
+    web: Annotated[bool, typer.Option(help="Start the web app too.")] = True,
+) -> None:
+    """Run Bidbell for real: every source on its schedule (sources.toml), instant alerts
+    after each collection, digests at 07:00 (daily) and Monday 07:00 (weekly), nightly
+    housekeeping, and the web app. Ctrl-C or SIGTERM stops it all."""
+    from flows.serve import serve_all
+
+    _known_sources()  # a broken sources file is reported plainly
+    raise typer.Exit(serve_all(host, port, web))
 
 
 @app.command()

@@ -8,31 +8,73 @@ prepares Prefect's environment (local mode, quiet) before Prefect is imported.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from bidbell.clock import utcnow
 from bidbell.settings import get_settings
 from flows import steps
+from flows.health import record_source_run
+from flows.limits import ensure_host_limits, host_slot
 from flows.progress import reporter
+from flows.summary import ARTIFACT_KEY, summary_markdown
+from models.store.db import writer_lock
 from spiders.crawl import CrawlOutcome
 
+log = logging.getLogger("bidbell")
 
-# No caching anywhere: every run must look at the sources and the outbox afresh.
-# No Prefect timeouts: sync tasks run in threads that Prefect cannot interrupt; the crawl
-# subprocess and the SMTP client carry their own time limits.
+
+# Caching: none (NO_CACHE, explicit). Every run must look at the sources and the outbox
+# afresh; a cached crawl or match would silently skip new notices.
+# Retries: a crawl once after 30 s (its requests already retry with backoff inside Scrapy);
+# database steps once after 5 s (a lock or a dropped connection); sending never (each alert
+# is its own recorded attempt, retried on the next run with backoff).
+# Timeouts: the crawl task is async (the blocking crawl runs in a thread it awaits), so its
+# Prefect timeout really ends the task; the crawl subprocess has its own limit
+# (crawl_timeout_s) and is killed by it. The other tasks are sync, run in worker threads
+# which Prefect cannot interrupt (it warns when asked to): their limits are the database's
+# busy timeout and lock wait (write_wait_s) and the SMTP client's (smtp_timeout_s).
+
+
 @task(name="crawl_source", retries=1, retry_delay_seconds=30, cache_policy=NO_CACHE)
-def crawl_source(name: str, now: datetime) -> CrawlOutcome | None:
-    # Crawls run side by side (each in its own process) and write files, not the database.
-    return steps.crawl_source(name, get_settings(), now)
+async def crawl_source(name: str, now: datetime) -> CrawlOutcome | None:
+    # Crawls run side by side (each in its own process) and write files, not the database;
+    # at most ``host_concurrency`` at once per remote host (flows.limits).
+    settings = get_settings()
+    async with host_slot(name, settings):
+        return await anyio.to_thread.run_sync(steps.crawl_source, name, settings, now)
 
 
-@task(name="store_crawl", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(
+    name="store_crawl",
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+)
 def store_crawl(name: str, now: datetime, outcome: CrawlOutcome | None) -> dict[str, Any]:
     return steps.store_crawl(name, get_settings(), now, outcome).as_dict()
+
+
+@task(
+    name="check_source_health",
+    retries=2,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+)
+def check_source_health(
+    report: dict[str, Any], started: datetime, finished: datetime
+) -> dict[str, Any]:
+    # One row per collection; at most one operator message (broken / recovered) per outage.
+    from prefect.runtime import flow_run
+
+    run_id = str(flow_run.id) if flow_run.id else None
+    return record_source_run(get_settings(), report, started, finished, run_id).as_dict()
 
 
 @task(name="label_sectors", retries=0, cache_policy=NO_CACHE)
@@ -52,9 +94,15 @@ def match_alerts(now: datetime) -> dict[str, Any]:
 
 
 @task(name="deliver_alerts", retries=0, cache_policy=NO_CACHE)
-def deliver_alerts(now: datetime) -> dict[str, Any]:
+def deliver_alerts(now: datetime, digests: bool = True) -> dict[str, Any]:
     # No task-level retry: each alert is its own attempt, recorded and retried next run.
-    return steps.deliver_alerts(get_settings(), now).as_dict()
+    return steps.deliver_alerts(get_settings(), now, digests=digests).as_dict()
+
+
+@task(name="send_digests", retries=0, cache_policy=NO_CACHE)
+def send_digests_task(now: datetime, kinds: list[str]) -> dict[str, Any]:
+    # One batch per kind of digest; a digest is made once per period (idempotent).
+    return steps.send_digests(get_settings(), now, kinds).as_dict()
 
 
 @task(
@@ -105,15 +153,36 @@ def describe(stage: str, result: Any) -> str:
 
 
 @flow(name="run_pipeline", log_prints=False, validate_parameters=True)
-def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
+def run_pipeline(sources: list[str] | None = None, digests: bool = True) -> dict[str, Any]:
+    """Collect ``sources`` (all enabled ones when None), then store, match, send, feed.
+    A served source's deployment runs this for its one source with ``digests=False`` (the
+    digests have deployments of their own, flows.deployments)."""
+    settings = get_settings()
     now = utcnow()
-    names = sources or steps.known_sources(get_settings(), enabled_only=True)
+    names = sources or steps.known_sources(settings, enabled_only=True)
+    try:
+        ensure_host_limits(names, settings)
+    except Exception as exc:  # the limits are politeness, not correctness: crawl anyway
+        log.warning("per-host crawl limits not set: %s: %s", type(exc).__name__, exc)
     errors: dict[str, str] = {}
     for name in names:
         reporter().started(f"collect {name}")
-    crawls = [crawl_source.submit(name, now) for name in names]
-    # Stored one source after another: SQLite takes one writer at a time. Neither step
-    # raises for a source's own failure (it is in the source's report).
+    began = time.monotonic()  # durations in real seconds; instants on the run's clock
+    crawl = crawl_source.with_options(timeout_seconds=settings.crawl_timeout_s + 120)
+    crawls = [crawl.submit(name, now) for name in names]
+    # The writing part holds the database's writer lock (SQLite: one writer at a time, and
+    # served deployments run side by side; PostgreSQL: nothing to hold); the crawls above
+    # do not write and go on meanwhile.
+    with writer_lock(settings.effective_database_url, wait_s=settings.write_wait_s):
+        return _store_match_send(names, crawls, now, began, errors, digests)
+
+
+def _store_match_send(
+    names: list[str], crawls: list[Any], now: datetime, began: float, errors: dict[str, str],
+    digests: bool,
+) -> dict[str, Any]:  # fmt: skip
+    # Stored one source after another. Neither step raises for a source's own failure (it
+    # is in the source's report).
     collected = []
     for name, c in zip(names, crawls, strict=True):
         outcome = c.result(raise_on_failure=False)
@@ -121,12 +190,19 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
             errors[f"crawl {name}"] = f"{type(outcome).__name__}: {outcome}"
             outcome = None
         report = run_store(name, now, outcome, errors)
+        report["duration_s"] = round(time.monotonic() - began, 2)
+        finished = now + timedelta(seconds=report["duration_s"])
+        health = check_source_health(report, now, finished, return_state=True)
+        if health.is_completed():
+            report["health"] = health.result()
+        else:
+            errors[f"health {name}"] = health.message or "failed"
         collected.append(report)
     sectors = _stage("sectors from text", errors, label_sectors, now)
     alerts = _stage("match", errors, match_alerts, now)
-    sent = _stage("send", errors, deliver_alerts, now)
+    sent = _stage("send", errors, deliver_alerts, now, digests)
     feed = _stage("feed", errors, publish_feed, now)
-    return {
+    summary = {
         "now": now.isoformat(),
         "collected": collected,
         "sectors": sectors,
@@ -135,6 +211,22 @@ def run_pipeline(sources: list[str] | None = None) -> dict[str, Any]:
         "feed": feed,
         "errors": errors,
     }
+    publish_summary(summary)
+    return summary
+
+
+def publish_summary(summary: dict[str, Any]) -> None:
+    """The run's summary as a markdown artifact (flows.summary); never fails the run."""
+    from prefect.artifacts import create_markdown_artifact
+
+    try:
+        create_markdown_artifact(
+            markdown=summary_markdown(summary),
+            key=ARTIFACT_KEY,
+            description="Per source: fetched, new, changed, failed, duration; alerts.",
+        )
+    except Exception as exc:  # the API unreachable: the run itself has done its work
+        log.warning("run summary not published: %s: %s", type(exc).__name__, exc)
 
 
 def run_store(
@@ -149,3 +241,32 @@ def run_store(
         report = steps.CollectReport(source=name, window=("", ""), error="store failed").as_dict()
     reporter().finished(f"collect {name}", describe("collect", report), ok=not report["error"])
     return report
+
+
+@flow(name="send_digests", log_prints=False, validate_parameters=True)
+def send_digests(kinds: list[str]) -> dict[str, Any]:
+    """The daily, weekly or infrastructure digests due now (a deployment each, at 07:00 and
+    Monday 07:00 Europe/London)."""
+    settings = get_settings()
+    now = utcnow()
+    with writer_lock(settings.effective_database_url, wait_s=settings.write_wait_s):
+        report: dict[str, Any] = send_digests_task(now, kinds)
+    _publish_digest_summary(kinds, report)
+    return report
+
+
+def _publish_digest_summary(kinds: list[str], report: dict[str, Any]) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    try:
+        create_markdown_artifact(
+            markdown=(
+                f"# Digests: {', '.join(kinds)}\n\n| Digests | Count |\n|---|---:|\n"
+                f"| sent | {report.get('digests_sent', 0)} |\n"
+                f"| failed | {report.get('digests_failed', 0)} |\n"
+            ),
+            key="digest-summary",
+            description="Digests made and sent by this run.",
+        )
+    except Exception as exc:
+        log.warning("digest summary not published: %s: %s", type(exc).__name__, exc)

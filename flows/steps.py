@@ -265,19 +265,37 @@ def match_alerts(settings: Settings, now: datetime) -> AlertResult:
         return create_alerts(session, now)
 
 
-def deliver_alerts(settings: Settings, now: datetime) -> DeliveryReport:
+DIGEST_KINDS = ("daily", "weekly", "infrastructure")
+
+
+def deliver_alerts(settings: Settings, now: datetime, digests: bool = True) -> DeliveryReport:
     """One outbox run: change alerts and due reminders into the outbox, then every due
     alert sent (instant ones by email through the pooled SMTP channel, SMS and other
-    targets through apprise), welcome digests, and the daily / weekly / infrastructure
-    digests when their hour has come (notifiers.outbox, notifiers.digest)."""
+    targets through apprise), welcome digests, and (``digests``) the daily / weekly /
+    infrastructure digests when their hour has come (notifiers.outbox, notifiers.digest).
+    Served deployments pass ``digests=False``: the digests have deployments of their own."""
+    engine = _engine(settings)
+    report = deliver(engine, settings, now)
+    if digests:
+        send_digests(settings, now, DIGEST_KINDS, report)
+    return report
+
+
+def send_digests(
+    settings: Settings,
+    now: datetime,
+    kinds: tuple[str, ...] | list[str],
+    report: DeliveryReport | None = None,
+) -> DeliveryReport:
+    """The digests of ``kinds`` due at ``now`` made and sent (and any waiting to be tried
+    again); a digest is made once per period, so running this again sends nothing twice."""
     from notifiers.digest import send_due_digests
     from notifiers.outbox import Sender
 
-    engine = _engine(settings)
-    report = deliver(engine, settings, now)
-    sender = Sender(engine, settings, now)
+    report = report if report is not None else DeliveryReport()
+    sender = Sender(_engine(settings), settings, now)
     try:
-        for kind in ("daily", "weekly", "infrastructure"):
+        for kind in kinds:
             send_due_digests(sender, kind, report)
     finally:
         sender.close()

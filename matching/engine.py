@@ -25,7 +25,18 @@ from datetime import datetime
 
 import numpy as np
 
-from matching.index import AREA_BITS, KENT_BUYER, STAR, ProfileIndex, Shard, Vocab, ancestors
+from matching.index import (
+    AREA_BITS,
+    KENT_BUYER,
+    NAN_BIT,
+    STAR,
+    SUIT_SHIFT,
+    Packed,
+    ProfileIndex,
+    Shard,
+    Vocab,
+    ancestors,
+)
 from matching.rules import (
     CATEGORY_BIT,
     LOCAL_REGION,
@@ -56,15 +67,16 @@ class Batch:
     unit_value: np.ndarray  # pounds; NaN: not stated
     unit_cat: np.ndarray  # CATEGORY_BIT of its opportunity
     unit_suit: np.ndarray  # SUITABLE_BIT flags
+    unit_offer: np.ndarray  # stage, SME/VCSE state, no value: bits (matching.index.Packed)
     unit_fit: np.ndarray
     unit_days: np.ndarray  # days left; NO_LIMIT_DAYS when no limit applies
     unit_outcode: np.ndarray  # buyer's outward code index, -1
     n_topics: int
     unit_feature_keys: np.ndarray  # sorted unit * n_topics + topic feature (no "*")
-    comp_q: np.ndarray  # sorted (topic << 32 | area) keys of units with a place
-    comp_q_unit: np.ndarray
-    topic_q: np.ndarray  # sorted topic keys of units that state no place
-    topic_q_unit: np.ndarray
+    comp_q: np.ndarray  # (topic << 32 | area) keys of units with a place, in unit order
+    comp_q_unit: np.ndarray  # ascending
+    topic_q: np.ndarray  # topic keys of units that state no place, in unit order
+    topic_q_unit: np.ndarray  # ascending
     max_rank: int
 
     @property
@@ -223,26 +235,30 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     a_ptr = np.zeros(len(a_lists) + 1, dtype=np.int64)
     a_ptr[1:] = np.cumsum(a_len)
     a_feat = np.fromiter((x for a in a_lists for x in a), dtype=np.int64, count=int(a_ptr[-1]))
-    rows, keys = _cartesian(t_ptr, t_feat, a_ptr, a_feat)
-    order = np.argsort(keys, kind="stable")
-    comp_q, comp_q_unit = keys[order], rows[order]
+    comp_q_unit, comp_q = _cartesian(t_ptr, t_feat, a_ptr, a_feat)  # in unit order
     t_rows = np.repeat(np.arange(len(t_lists)), np.diff(t_ptr))
     sel = ~place[t_rows]
     topic_q, topic_q_unit = t_feat[sel], t_rows[sel]
-    order = np.argsort(topic_q, kind="stable")
-    topic_q, topic_q_unit = topic_q[order], topic_q_unit[order]
 
     def per_unit(values: list[int], dtype: type) -> np.ndarray:
         return np.array(values, dtype=dtype)[uo] if len(uo) else np.zeros(0, dtype)
+
+    values = np.array(unit_value, dtype=np.float64)
+    unit_cat, unit_suit = per_unit(opp_cat, np.uint8), per_unit(opp_suit, np.uint8)
+    offer = unit_cat.astype(np.uint16) | (np.uint16(1) << (SUIT_SHIFT + unit_suit)).astype(
+        np.uint16
+    )
+    offer |= np.isnan(values).astype(np.uint16) * np.uint16(NAN_BIT)
 
     return Batch(
         facts=live,
         now=now,
         unit_opp=uo,
         unit_rank=np.array(unit_rank, dtype=np.int64),
-        unit_value=np.array(unit_value, dtype=np.float64),
-        unit_cat=per_unit(opp_cat, np.uint8),
-        unit_suit=per_unit(opp_suit, np.uint8),
+        unit_value=values,
+        unit_cat=unit_cat,
+        unit_suit=unit_suit,
+        unit_offer=offer,
         unit_fit=per_unit(opp_fit, np.int16),
         unit_days=per_unit(opp_days, np.int32),
         unit_outcode=per_unit(opp_out, np.int32),
@@ -256,18 +272,7 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     )
 
 
-def _lookup(keys: np.ndarray, q: np.ndarray, q_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(unit, posting position) for every posting whose key a query asks for."""
-    if not len(keys) or not len(q):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    left = np.searchsorted(keys, q, side="left")
-    right = np.searchsorted(keys, q, side="right")
-    cnt = right - left
-    nz = np.flatnonzero(cnt)
-    left, cnt, units = left[nz], cnt[nz], q_unit[nz]
-    offsets = np.cumsum(cnt) - cnt
-    pos = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(offsets - left, cnt)
-    return np.repeat(units, cnt), pos
+CHUNK_CANDIDATES = 1 << 21  # candidates looked at in one go (memory, cache)
 
 
 @dataclass
@@ -275,69 +280,158 @@ class ShardMatches:
     """Matches of one shard: per match the opportunity (position in the batch), the
     profile and organisation ids, and the lot (0: the whole opportunity)."""
 
-    opp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    opp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     profile_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     organisation_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    lot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
 
     def __len__(self) -> int:
         return len(self.opp)
 
 
+@dataclass
+class _Source:
+    """The queries of one kind of postings that found something: per query its run of
+    postings (start, length) and its unit."""
+
+    packed: Packed
+    start: np.ndarray
+    count: np.ndarray
+    unit: np.ndarray
+
+
+def _sources(shard: Shard, batch: Batch) -> list[_Source]:
+    out = []
+    for which, keys, q, q_unit in (
+        ("comp", shard.comp_key, batch.comp_q, batch.comp_q_unit),
+        ("topic", shard.topic_key, batch.topic_q, batch.topic_q_unit),
+    ):
+        if not len(keys) or not len(q):
+            continue
+        left = np.searchsorted(keys, q, side="left")
+        count = np.searchsorted(keys, q, side="right") - left
+        nz = np.flatnonzero(count)
+        out.append(_Source(shard.packed(which), left[nz], count[nz], q_unit[nz]))
+    return out
+
+
+def _runs(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The positions of every run, one after the other."""
+    offsets = np.cumsum(count) - count
+    return np.arange(int(offsets[-1] + count[-1]), dtype=np.int64) - np.repeat(
+        offsets - start, count
+    )
+
+
+def _candidates(
+    src: _Source, lo: int, hi: int, batch: Batch, va: np.ndarray, vb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit, slot, found through a grid cell) of the candidates of units lo..hi-1 that
+    pass the tests on numbers and bits (value, stage, SME/VCSE, fit, days left)."""
+    a, b = np.searchsorted(src.unit, [lo, hi])
+    if a == b:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, bool)
+    count, q_unit = src.count[a:b], src.unit[a:b]
+    pos = _runs(src.start[a:b], count)
+    pk = src.packed
+    ok = (pk.forbid[pos] & np.repeat(batch.unit_offer[q_unit], count)) == 0
+    ok &= pk.lo_r[pos] < np.repeat(va[q_unit], count)
+    ok &= pk.hi_r[pos] >= np.repeat(vb[q_unit], count)
+    ok &= pk.min_fit[pos] <= np.repeat(batch.unit_fit[q_unit], count)
+    ok &= pk.min_days[pos] <= np.repeat(batch.unit_days[q_unit], count)
+    keep = np.flatnonzero(ok)
+    pos = pos[keep]
+    unit = np.repeat(q_unit, count)[keep]
+    return unit, pk.slot[pos], pk.cell[pos]
+
+
+def _value_positions(shard: Shard, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's value as positions in the shard's thresholds: in a profile's range
+    when lo_r < right and left <= hi_r (a unit without a value passes both)."""
+    t = shard.packed("comp").thresholds
+    v = batch.unit_value
+    nan = np.isnan(v)
+    right = np.where(nan, len(t) + 1, np.searchsorted(t, v, side="right")).astype(np.int32)
+    left = np.where(nan, -1, np.searchsorted(t, v, side="left")).astype(np.int32)
+    return right, left
+
+
 def match_shard(shard: Shard, batch: Batch) -> ShardMatches:
-    """Every (opportunity, profile, lot) of this shard that matches: see the module doc."""
-    u1, p1 = _lookup(shard.comp_key, batch.comp_q, batch.comp_q_unit)
-    u2, p2 = _lookup(shard.topic_key, batch.topic_q, batch.topic_q_unit)
-    unit = np.concatenate([u1, u2])
-    slot = np.concatenate([shard.comp_slot[p1], shard.topic_slot[p2]]).astype(np.int64)
-    cell = np.concatenate([shard.comp_cell[p1], np.zeros(len(p2), bool)])
-    del u1, p1, u2, p2
-    # radius: a candidate found through a grid cell must be within the radius
-    ci = np.flatnonzero(cell)
-    if len(ci):
-        d = places.distance_table()[batch.unit_outcode[unit[ci]], shard.centre[slot[ci]]]
-        far = ci[~(d <= shard.radius[slot[ci]])]
-        if len(far):
-            keep = np.ones(len(unit), bool)
-            keep[far] = False
-            unit, slot = unit[keep], slot[keep]
-    # value (per unit: a lot has its own)
-    v = batch.unit_value[unit]
-    stated = ~np.isnan(v)
-    ok = np.where(stated, (shard.lo[slot] <= v) & (v <= shard.hi[slot]), shard.value_ns[slot])
-    unit, slot = unit[ok], slot[ok]
-    # stage, SME/VCSE, fit, days left (per opportunity)
-    ok = (shard.stage_mask[slot] & batch.unit_cat[unit]) != 0
-    m = shard.suit_mask[slot]
-    ok &= (m == 0) | ((m & batch.unit_suit[unit]) != 0)
-    ok &= batch.unit_fit[unit] >= shard.min_fit[slot]
-    ok &= batch.unit_days[unit] >= shard.min_days[slot]
-    unit, slot = unit[ok], slot[ok]
-    # exclusions: a candidate whose profile excludes a feature its unit has
+    """Every (opportunity, profile, lot) of this shard that matches: see the module doc.
+    The batch is taken in chunks of whole opportunities of about ``CHUNK_CANDIDATES``
+    candidates each."""
+    sources = _sources(shard, batch)
+    n_opp = len(batch.facts)
+    if not sources or not n_opp:
+        return ShardMatches()
+    va, vb = _value_positions(shard, batch)
+    per_opp = np.zeros(n_opp, np.int64)
+    for src in sources:
+        per_opp += np.bincount(batch.unit_opp[src.unit], weights=src.count, minlength=n_opp).astype(
+            np.int64
+        )
+    total = np.cumsum(per_opp)
+    cuts = np.searchsorted(total, np.arange(CHUNK_CANDIDATES, total[-1], CHUNK_CANDIDATES))
+    opp_cuts = np.unique(np.concatenate([[0], cuts + 1, [n_opp]]).clip(0, n_opp))
+    unit_cuts = np.searchsorted(batch.unit_opp, opp_cuts)
+    n_slots = len(shard.pid)
+    width = batch.max_rank + 1
+    out_opp, out_slot, out_rank = [], [], []
+    for o0, u0, u1 in zip(
+        opp_cuts[:-1].tolist(), unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True
+    ):
+        parts = [_candidates(src, u0, u1, batch, va, vb) for src in sources]
+        unit = np.concatenate([p[0] for p in parts])
+        slot = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        cell = np.concatenate([p[2] for p in parts])
+        if not len(unit):
+            continue
+        # radius: a candidate found through a grid cell must be within the radius
+        ci = np.flatnonzero(cell)
+        if len(ci):
+            d = places.distance_table()[batch.unit_outcode[unit[ci]], shard.centre[slot[ci]]]
+            far = ci[~(d <= shard.radius[slot[ci]])]
+            if len(far):
+                keep = np.ones(len(unit), bool)
+                keep[far] = False
+                unit, slot = unit[keep], slot[keep]
+        unit, slot = _without_excluded(shard, batch, unit, slot)
+        # one per (opportunity, profile): the whole opportunity, else its first lot
+        key = ((batch.unit_opp[unit] - o0) * n_slots + slot) * width + batch.unit_rank[unit]
+        key = np.sort(key)
+        pair = key // width
+        first = np.ones(len(key), bool)
+        first[1:] = pair[1:] != pair[:-1]
+        key, pair = key[first], pair[first]
+        out_opp.append((pair // n_slots + o0).astype(np.int32))
+        out_slot.append(pair % n_slots)
+        out_rank.append((key % width).astype(np.int16))
+    if not out_opp:
+        return ShardMatches()
+    slot = np.concatenate(out_slot)
+    return ShardMatches(
+        np.concatenate(out_opp), shard.pid[slot], shard.org[slot], np.concatenate(out_rank)
+    )
+
+
+def _without_excluded(
+    shard: Shard, batch: Batch, unit: np.ndarray, slot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates whose profile excludes none of their unit's features."""
     nx = shard.x_ptr[slot + 1] - shard.x_ptr[slot]
     xi = np.flatnonzero(nx)
-    if len(xi):
-        rep, pos = _expand_rows(shard.x_ptr, slot[xi])
-        probe = unit[xi][rep] * batch.n_topics + shard.x_feat[pos]
-        keys = batch.unit_feature_keys
-        at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
-        hit = keys[at] == probe if len(keys) else np.zeros(len(probe), bool)
-        if hit.any():
-            keep = np.ones(len(unit), bool)
-            keep[xi[np.unique(rep[hit])]] = False
-            unit, slot = unit[keep], slot[keep]
-    # one per (opportunity, profile): the whole opportunity, else its first lot
-    opp = batch.unit_opp[unit]
-    rank = batch.unit_rank[unit]
-    pair = (opp * len(shard.pid) + slot) * (batch.max_rank + 1) + rank
-    pair = np.unique(pair)
-    key = pair // (batch.max_rank + 1)
-    first = np.ones(len(pair), bool)
-    first[1:] = key[1:] != key[:-1]
-    pair, key = pair[first], key[first]
-    rank = pair % (batch.max_rank + 1)
-    opp, slot = key // len(shard.pid), key % len(shard.pid)
-    return ShardMatches(opp, shard.pid[slot], shard.org[slot], rank)
+    if not len(xi):
+        return unit, slot
+    rep, pos = _expand_rows(shard.x_ptr, slot[xi])
+    probe = unit[xi][rep] * batch.n_topics + shard.x_feat[pos]
+    keys = batch.unit_feature_keys
+    at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
+    hit = keys[at] == probe if len(keys) else np.zeros(len(probe), bool)
+    if not hit.any():
+        return unit, slot
+    keep = np.ones(len(unit), bool)
+    keep[xi[rep[hit]]] = False
+    return unit[keep], slot[keep]
 
 
 def _expand_rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -496,13 +590,26 @@ def to_matches(
     return out
 
 
+def _order(m: Match) -> tuple[int, int, int]:
+    return (m.opportunity_id, -m.score, m.profile_id)
+
+
 def match(
     facts: Iterable[Facts], index: ProfileIndex, now: datetime, workers: int = 1
 ) -> list[Match]:
     """Every match of these opportunities, with reasons and scores (the index keeps its
-    rules), best first per opportunity."""
+    rules), best first per opportunity. On a part of an index (``ProfileIndex.split``,
+    ``part=``), the matches of that part's profiles: see ``join``."""
     batch = prepare_batch(facts, index.vocab, now)
     found = match_batch(batch, index, workers)
     out = to_matches(found, batch, index if index.keep_rules else None)
-    out.sort(key=lambda m: (m.opportunity_id, -m.score, m.profile_id))
+    out.sort(key=_order)
+    return out
+
+
+def join(parts: Iterable[list[Match]]) -> list[Match]:
+    """The matches of every profile part of an index, as ``match`` gives them for the
+    whole index (the parts hold disjoint profiles: nothing to deduplicate)."""
+    out = [m for part in parts for m in part]
+    out.sort(key=_order)
     return out

@@ -65,6 +65,15 @@ class Vocab:
         self._complete: np.ndarray | None = None
         self.lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(vars(self))
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        vars(self).update(state)
+        self.lock = threading.Lock()
+
     def topic_id(self, key: str) -> int:
         fid = self.topic.get(key)
         if fid is None:
@@ -191,6 +200,51 @@ def _expand(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rep, pos
 
 
+# bits of a profile's "forbidden" mask and of a unit's "offer" (one bit set per part):
+# the candidate passes when the two share no bit
+STAGE_BITS = 0  # bits 0-3: CATEGORY_BIT of the unit's stage
+SUIT_SHIFT = 4  # bits 4-7: the unit's SME/VCSE state (sme | vcse << 1), one-hot
+NAN_BIT = 1 << 8  # the unit states no value
+
+
+@dataclass
+class Packed:
+    """A shard's profile requirements laid out along its postings (one entry per posting,
+    read in order when a run of postings is a query's candidates), in small numbers:
+    - ``forbid``: stages not asked for, SME/VCSE states not accepted, "value not stated"
+      refused, as bits (see ``NAN_BIT``);
+    - ``lo_r``/``hi_r``: the value range as positions in ``thresholds`` (the sorted
+      distinct bounds of the shard), so that a value is in range when its own position
+      says so (exact: no rounding of pounds);
+    - ``min_fit``, ``min_days``; ``cell`` (found through a grid cell: the distance is
+      checked); ``slot``."""
+
+    thresholds: np.ndarray
+    slot: np.ndarray
+    forbid: np.ndarray
+    lo_r: np.ndarray
+    hi_r: np.ndarray
+    min_fit: np.ndarray
+    min_days: np.ndarray
+    cell: np.ndarray
+
+    def nbytes(self) -> int:
+        """Bytes of its own (``slot`` and ``cell`` are the shard's arrays)."""
+        own = (self.thresholds, self.forbid, self.lo_r, self.hi_r, self.min_fit, self.min_days)
+        return sum(v.nbytes for v in own)
+
+
+def forbidden_bits(
+    stage_mask: np.ndarray, suit_mask: np.ndarray, value_ns: np.ndarray
+) -> np.ndarray:
+    out = (~stage_mask.astype(np.uint16)) & 0xF
+    for state in range(4):  # 0 none, 1 SME, 2 VCSE, 3 both
+        refused = (suit_mask != 0) & ((suit_mask & state) == 0)
+        out |= refused.astype(np.uint16) << (SUIT_SHIFT + state)
+    out |= (~value_ns).astype(np.uint16) * NAN_BIT
+    return out
+
+
 @dataclass
 class Shard:
     """The profiles of one shard: per-slot arrays, feature lists (CSR) and postings."""
@@ -220,8 +274,39 @@ class Shard:
     # (a million profiles' rules take hundreds of MB: the benchmark does without them)
     rules: list[Rules | None] | None = field(default_factory=list)
 
+    _packed: dict[str, Packed] = field(default_factory=dict)
+
     def __len__(self) -> int:
         return len(self.slot_of)
+
+    def packed(self, which: str) -> Packed:
+        """The requirements along the "comp" or the "topic" postings, built on first use
+        after a change (a few gathers over the postings; the postings are not rebuilt)."""
+        got = self._packed.get(which)
+        if got is not None:
+            return got
+        slot = self.comp_slot if which == "comp" else self.topic_slot
+        bounds = np.concatenate([self.lo, self.hi])
+        thresholds = np.unique(bounds[np.isfinite(bounds)])
+        lo_r = np.where(np.isfinite(self.lo), np.searchsorted(thresholds, self.lo), -1).astype(
+            np.int32
+        )
+        hi_r = np.where(
+            np.isfinite(self.hi), np.searchsorted(thresholds, self.hi), len(thresholds)
+        ).astype(np.int32)
+        forbid = forbidden_bits(self.stage_mask, self.suit_mask, self.value_ns)
+        got = Packed(
+            thresholds=thresholds,
+            slot=slot,
+            forbid=forbid[slot],
+            lo_r=lo_r[slot],
+            hi_r=hi_r[slot],
+            min_fit=self.min_fit[slot],
+            min_days=self.min_days[slot],
+            cell=self.comp_cell if which == "comp" else np.zeros(len(slot), bool),
+        )
+        self._packed[which] = got
+        return got
 
     @property
     def dead(self) -> int:
@@ -305,6 +390,7 @@ class Shard:
         """Add (or replace) profiles: their postings are merged into the sorted ones."""
         if not encoded:
             return
+        self._packed.clear()
         keys, slots, cells, tkeys, tslots = self._append(encoded)
         self._drop_dead_postings()
         order = np.argsort(keys, kind="stable")
@@ -327,6 +413,7 @@ class Shard:
                 self._kill(slot)
                 n += 1
         if n:
+            self._packed.clear()
             self._drop_dead_postings()
         return n
 
@@ -350,24 +437,60 @@ class Shard:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
 
+def shard_of(profile_id: int, of: int) -> int:
+    """The profile shard (0 .. of-1) a profile belongs to when profiles are split in ``of``
+    independent parts: by id, so that every process agrees without talking."""
+    return profile_id % of
+
+
 class ProfileIndex:
-    """Every active profile, compiled, in ``n_shards`` shards (by profile id)."""
+    """Every active profile, compiled, in ``n_shards`` internal shards (by profile id,
+    matched by threads in one process).
+
+    Profile shards across processes: ``ProfileIndex(rules, part=(i, n))`` keeps only the
+    profiles of part ``i`` of ``n`` (``shard_of(profile_id, n) == i``) and ignores the
+    others, whatever it is given later; ``index.split(n)`` cuts a built index into ``n``
+    such parts. Each part is independent (its own copy of the vocabulary, picklable):
+    ``match(facts, part, now)`` on every part and the results joined are exactly
+    ``match(facts, whole, now)`` (tested), so the parts can go to different workers."""
 
     def __init__(
-        self, rules: Iterable[Rules] = (), n_shards: int = 1, keep_rules: bool = True
+        self,
+        rules: Iterable[Rules] = (),
+        n_shards: int = 1,
+        keep_rules: bool = True,
+        part: tuple[int, int] = (0, 1),
     ) -> None:
         if n_shards < 1:
             raise ValueError("an index needs at least one shard")
+        if part[1] < 1 or not 0 <= part[0] < part[1]:
+            raise ValueError(f"part {part[0]} of {part[1]} does not exist")
         self.vocab = Vocab()
         self.keep_rules = keep_rules
+        self.part = part
         self.shards = [self._new_shard() for _ in range(n_shards)]
         self.update(rules)
+
+    def owns(self, profile_id: int) -> bool:
+        """Whether this index (or part) holds this profile's shard."""
+        return shard_of(profile_id, self.part[1]) == self.part[0]
+
+    def split(self, of: int) -> list[ProfileIndex]:
+        """This index cut into ``of`` independent parts (needs the rules kept)."""
+        if self.part != (0, 1):
+            raise ValueError("only a whole index can be split")
+        rules = self.rules()
+        return [
+            ProfileIndex(rules, n_shards=len(self.shards), keep_rules=self.keep_rules, part=(i, of))
+            for i in range(of)
+        ]
 
     def _new_shard(self) -> Shard:
         return Shard(rules=[] if self.keep_rules else None)
 
     def shard_of(self, profile_id: int) -> int:
-        return profile_id % len(self.shards)
+        """The internal shard of a profile (parts first: ``id // of`` within a part)."""
+        return shard_of(profile_id // self.part[1], len(self.shards))
 
     def update(self, rules: Iterable[Rules], removed: Iterable[int] = ()) -> None:
         """Add or replace these profiles and remove those ids: only their shards change;
@@ -377,6 +500,8 @@ class ProfileIndex:
             shard.remove(gone)
         by_shard: dict[int, list[Encoded]] = {}
         for r in rules:
+            if not self.owns(r.profile_id):
+                continue
             by_shard.setdefault(self.shard_of(r.profile_id), []).append(encode(r, self.vocab))
         for k, encoded in by_shard.items():
             self.shards[k].add(encoded)

@@ -19,7 +19,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from bidbell import signing
+from bidbell import ids, signing
 from bidbell.settings import get_settings
 
 POLICY = SMTP.clone(max_line_length=998)
@@ -47,6 +47,10 @@ class Links:
 
     def prefs(self, org_id: int) -> str:
         return self._link("prefs", {"org": org_id}, signing.MAGIC_LINK_TTL)
+
+    def short(self, opp_id: int) -> str:
+        """The opportunity's page by a short link (``<base>/o/<id in base 36>``), for SMS."""
+        return f"{self.base}/o/{ids.short_code(opp_id)}"
 
     def remind(self, org_id: int, opp_id: int, days: int) -> str:
         return self._link("remind", {"org": org_id, "opp": opp_id, "days": days})

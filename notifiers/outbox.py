@@ -510,7 +510,9 @@ class Sender:
     # --- sms -----------------------------------------------------------------------------
     def alert_sms(self, o: Outgoing) -> str:
         a, opp = o.alert, o.opportunity
-        link = sms.short_link(opp.url) if opp.url else None
+        # our page of it (every listing, the notice's link): short, and the same for
+        # every source; a notice's own address can be 100 characters
+        link = sms.short_link(self.links.short(opp.id)) if opp.id else None
         value = opportunity_value(opp)
         facts = [value if value != "value not stated" else "", sms.closes(opp.deadline) or ""]
         if o.event is not None:

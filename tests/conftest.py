@@ -26,6 +26,12 @@ from demo.replay.fts import FtsSite
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow run first (a stable sort: the rest keep their order), so that with
+    several workers (``-n auto``) the long ones overlap instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     folder = Settings().fixtures_dir

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from bidbell import ids
 from bidbell.clock import utcnow
 from models.classify.fit import EARLY_STAGES
 from models.store.listings import listings_of
@@ -40,6 +41,15 @@ def browse(request: Request, session: DbSession) -> Response:
         page_link=lambda n: "/?" + urlencode(search.params(page=n)),
         signup_link="/signup?" + urlencode(search.params(page=1)),
     )
+
+
+@router.get("/o/{code}")
+def short_link(request: Request, code: str) -> Response:
+    """The short link an SMS carries (``/o/<id in base 36>``): to the opportunity's page."""
+    opportunity_id = ids.from_short_code(code)
+    if opportunity_id is None:
+        return render(request, "not_found.html", 404, title="Page not found")
+    return RedirectResponse(f"/opportunities/{opportunity_id}", status_code=301)
 
 
 @router.get("/opportunities/{opportunity_id}")

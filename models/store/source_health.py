@@ -39,6 +39,11 @@ def source_status(configs: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "last_items": st.last_items if st else 0,
                 "total_items": st.total_items if st else 0,
                 "last_error": st.last_error if st else None,
+                # flows.health: ok | failing | silent (None: never judged)
+                "health": st.health if st else None,
+                "consecutive_failures": st.consecutive_failures if st else 0,
+                "last_nonempty_at": at(st.last_nonempty_at) if st else None,
+                "operator_alerted": st.alerted if st else False,
                 "errors_kept": errors.get(name, 0),
             }
         )

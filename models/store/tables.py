@@ -336,6 +336,30 @@ class SourceState(SQLModel, table=True):
     total_items: int = 0
     # Source-specific memory between runs: ETag / Last-Modified of a feed, rows last seen.
     state: dict[str, Any] = _json(dict)
+    # Health (flows.health): failed runs in a row, last run that returned something, and
+    # whether the operator has been told of the current outage (one alert, not one a run).
+    consecutive_failures: int = 0
+    last_nonempty_at: datetime | None = _ts()
+    alerted: bool = False
+    alerted_at: datetime | None = _ts()
+    health: str | None = Field(default=None, max_length=16)  # ok | failing | silent
+
+
+class SourceRun(SQLModel, table=True):
+    """One collection of one source: when, what came, what failed (flows.health)."""
+
+    __table_args__ = (Index("ix_sourcerun_source_started", "source", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = _ts()
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    failed: int = 0
+    error: str | None = None
+    flow_run_id: str | None = Field(default=None, max_length=64)
 
 
 class IngestError(SQLModel, table=True):

@@ -80,3 +80,29 @@ def test_import_export_roundtrip(env, tmp_path) -> None:
     assert "5 row(s) read: 0 organisation(s) new, 0 updated, 4 unchanged, 0 rejected" in r.output
     r = invoke("subscribers", "import", str(tmp_path / "missing.csv"))
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_targets_add_list_remove(env) -> None:
+    r = invoke("subscribers", "add", "--name", "Kent Care", "--email", "bids@kentcare.example.org")
+    assert r.exit_code == 0, r.output
+    refused = invoke(
+        "subscribers", "target", "add", "bids@kentcare.example.org", "json://10.1.2.3/hook"
+    )
+    assert refused.exit_code == 2
+    assert "loopback, private or link-local" in refused.output
+    r = invoke("subscribers", "target", "add", "bids@kentcare.example.org", "exec://run/rm")
+    assert r.exit_code == 2 and "not an allowed kind of target" in r.output
+    r = invoke(
+        "subscribers", "target", "add", "bids@kentcare.example.org",
+        "json://93.184.216.34/hook", "--label", "our Teams channel",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    target_id = r.output.split()[1]
+    listed = invoke("subscribers", "target", "list", "bids@kentcare.example.org").output
+    assert f"{target_id}\tactive\tour Teams channel" in listed
+    assert "93.184.216.34/hook" not in listed  # URLs may hold secrets: never shown
+    assert invoke("subscribers", "target", "remove", target_id).exit_code == 0
+    listed = invoke("subscribers", "target", "list", "bids@kentcare.example.org").output
+    assert f"{target_id}\tremoved\tour Teams channel" in listed
+    assert invoke("subscribers", "target", "remove", "999").exit_code == 1
+    assert invoke("subscribers", "target", "list", "nobody@example.org").exit_code == 1

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, func, select
 
 from bidbell.settings import get_settings, reset_settings
@@ -35,6 +36,7 @@ def golden_count(source: str) -> int:
     return len((GOLDEN / f"{source}.jsonl").read_text().splitlines())
 
 
+@pytest.mark.slow
 def test_every_source_type_with_failures_on_some(env, monkeypatch, fixtures_dir) -> None:
     server, urls = replay_all(fixtures_dir)
     monkeypatch.setenv("BIDBELL_SOURCE_URLS", json.dumps(urls))

@@ -76,6 +76,13 @@ def test_run_twice_sends_each_alert_once(
     assert "Finished in state Completed()" in run_log
     assert len(mailsink.received) == 1
     assert mailsink.received[0].rcpt_tos == ["bids@bedscare.example.org"]
+    # the run's summary, a markdown artifact on the Prefect server: a row per source
+    import httpx
+
+    latest = httpx.get(f"{prefect_api}/artifacts/run-summary/latest", timeout=10).json()
+    assert latest["type"] == "markdown"
+    assert re.search(r"\| find_a_tender \| 4 \| 4 \| 0 \| 0 \| [\d.]+ \| ok \|", latest["data"])
+    assert "| queued (new matches) | 1 |" in latest["data"] and "| sent | 1 |" in latest["data"]
 
     second = bidbell(proc_env, "run", "--source", "find_a_tender")
     assert second.returncode == 0, second.stdout + second.stderr
@@ -92,6 +99,7 @@ def test_run_twice_sends_each_alert_once(
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 def test_demo_end_to_end_and_again_with_keep(proc_env, tmp_path: Path) -> None:
     from demo.mailsink import free_port
@@ -149,6 +157,7 @@ def test_demo_says_clearly_when_the_captures_are_missing(proc_env, tmp_path) -> 
     assert "no Find a Tender captures in" in proc.stderr and "BIDBELL_FIXTURES_DIR" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 def test_a_poisoned_source_and_a_dead_smtp_server_cost_only_themselves(
     proc_env, prefect_api: str, fixtures_dir: Path, mailsink: MailSink

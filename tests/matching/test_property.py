@@ -3,6 +3,7 @@ engine returns exactly the plain loop's matches: same opportunities, profiles an
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from matching import ProfileIndex, compile_rules, facts_from, match, plain_match
+from matching import ProfileIndex, compile_rules, facts_from, join, match, plain_match
 from models.classify.kent_postcodes import DISTRICTS
 from models.classify.sectors import SECTORS
 from models.store.store import store_records
@@ -95,19 +96,23 @@ def test_engine_equals_plain_loop_on_stored_captures(stored) -> None:
         st.lists(st.tuples(criteria, radius), min_size=1, max_size=12),
         st.sampled_from(NOWS),
         st.integers(min_value=1, max_value=4),
+        st.integers(min_value=2, max_value=5),
     )
-    def check(profiles, now, shards) -> None:
+    def check(profiles, now, shards, parts) -> None:
         nonlocal total
         rules = [
             compile_rules(i, 100 + i, _criteria(data, around))
             for i, (data, around) in enumerate(profiles, 1)
         ]
-        engine = {
-            (m.opportunity_id, m.profile_id, m.lot)
-            for m in match(stored, ProfileIndex(rules, n_shards=shards), now)
-        }
+        index = ProfileIndex(rules, n_shards=shards)
+        whole = match(stored, index, now)
+        engine = {(m.opportunity_id, m.profile_id, m.lot) for m in whole}
         assert engine == set(plain_match(stored, rules, now))
         total += len(engine)
+        # profile parts, each matched on its own as a worker would (pickled), joined
+        split = [pickle.loads(pickle.dumps(p)) for p in index.split(parts)]
+        assert sum(len(p) for p in split) == len(rules)
+        assert join(match(stored, p, now) for p in split) == whole
 
     total = 0
     check()

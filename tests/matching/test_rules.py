@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from matching import ProfileIndex, compile_rules, match, plain_match
+from matching import ProfileIndex, compile_rules, join, match, plain_match
 from matching.rules import Facts
 from models.subscribers.criteria import read_criteria
 
@@ -203,3 +203,25 @@ def test_index_updates_on_profile_change(facts) -> None:
     }
     index.update([], removed=[1])
     assert len(index) == 0 and match(facts.values(), index, FTS_NOW) == []
+
+
+def test_profile_parts_are_independent(facts) -> None:
+    profiles = [
+        compile_rules(i, i, read_criteria({"cpv_prefixes": [f"{i % 90 + 10}"]}))
+        for i in range(1, 501)
+    ]
+    whole = match(facts.values(), ProfileIndex(profiles), FTS_NOW)
+    # each part built from every profile keeps only its own (as a worker loading all rows)
+    parts = [ProfileIndex(profiles, part=(i, 3)) for i in range(3)]
+    assert [len(p) for p in parts] == [
+        sum(1 for r in profiles if r.profile_id % 3 == i) for i in range(3)
+    ]
+    assert join(match(facts.values(), p, FTS_NOW) for p in parts) == whole
+    # a change reaches only the part that owns the profile
+    changed = compile_rules(3, 3, read_criteria({"cpv_prefixes": ["853"]}))
+    for p in parts:
+        p.update([changed])
+    assert [len(p) for p in parts] == [166, 167, 167]  # 3 replaced in part 0, not added
+    assert parts[0].rule(3) == changed and parts[1].rule(3) is None
+    with pytest.raises(ValueError):
+        ProfileIndex(part=(3, 3))

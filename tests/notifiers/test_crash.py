@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
@@ -84,6 +85,7 @@ def _outbox(url: str, fts_files: list[Path]) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_sigkill_mid_batch_twenty_times_loses_nothing(tmp_path: Path, fts_files) -> None:
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     migrate(url)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+from bidbell.ids import from_short_code, short_code
 from models.store.tables import Opportunity
 from notifiers.sms import (
     compose_sms,
@@ -68,6 +69,7 @@ def test_sms_as_received(engine, fts_files, gateway, delivery_env) -> None:
         opp.title = "Gwasanaethau Byw â Chymorth \u2013 “Aldbanks” Supported Living ☃ " + opp.title
         s.add(opp)
         s.commit()
+        code = short_code(opp.id or 0)
     register(engine, mobile=MOBILE, channels=["email", "sms"])
     match(engine)
     r = run(engine, settings)
@@ -78,6 +80,12 @@ def test_sms_as_received(engine, fts_files, gateway, delivery_env) -> None:
     assert is_gsm7(text) and septets(text) <= 160, (septets(text), text)
     assert text.startswith('Bidbell: Gwasanaethau Byw a Chymorth - "Aldbanks" Supported')
     assert "..." in text  # the title was shortened to fit
-    assert text.endswith(
-        ", £2.77m, closes Thu 5 Nov. find-tender.service.gov.uk/Notice/094476-2026"
-    )
+    # the short link opens our page of it (web: /o/<code> -> /opportunities/<id>)
+    assert text.endswith(f", £2.77m, closes Thu 5 Nov. bidbell.example.org/o/{code}")
+
+
+def test_short_codes_round_trip() -> None:
+    assert [short_code(n) for n in (0, 35, 36, 123456)] == ["0", "z", "10", "2n9c"]
+    assert all(from_short_code(short_code(n)) == n for n in range(0, 100_000, 997))
+    assert from_short_code("") is None and from_short_code("a/b") is None
+    assert from_short_code("z" * 13) is None

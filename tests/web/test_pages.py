@@ -374,3 +374,17 @@ def test_unconfirmed_signups_are_deleted_after_the_confirmation_window(client: A
     assert (other.id or 0) > (org.id or 0)
     with session_scope(get_engine()) as s:
         assert {p.organisation_id for p in s.exec(select(Profile))} == {other.id}
+
+
+def test_short_link_of_an_sms_opens_the_opportunity(client: Any) -> None:
+    from bidbell.ids import short_code
+
+    with session_scope(get_engine()) as s:
+        opp = s.exec(select(Opportunity).where(col(Opportunity.canonical_id).is_(None))).first()
+        assert opp is not None and opp.id is not None
+        opp_id, title = opp.id, opp.title
+    r = client.get(f"/o/{short_code(opp_id)}", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == f"/opportunities/{opp_id}"
+    page = client.get(f"/o/{short_code(opp_id).upper()}", follow_redirects=True)  # capitalised
+    assert page.status_code == 200 and title.split()[0] in page.text
+    assert client.get("/o/not-a-code").status_code == 404
