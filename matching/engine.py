@@ -1,17 +1,24 @@
 """The engine: a batch of opportunities against the compiled profiles, in array steps.
 
 1. ``prepare_batch``: each live opportunity becomes units (the whole, then each lot), each
-   unit its topic features (CPV prefixes and sectors by dictionary look-up; keyword phrases
-   found by walking the phrase prefixes over the stemmed words of all texts at once) and
-   its opportunity's area features; the (topic, area) pairs of every unit become one
-   sorted array of int64 keys. Done once per batch, whatever the number of shards.
-2. ``match_shard``: the keys are looked up in the shard's sorted postings
-   (``np.searchsorted``); the candidates, (unit, profile) pairs that already satisfy the
-   topic and area groups, are counted through the remaining groups as array tests (radius
-   distance, value, stage, SME/VCSE, fit, days left, exclusions); the pairs left are the
-   matches, one per opportunity and profile, the whole opportunity before its first lot.
+   unit its topic features (CPV prefixes and sectors by dictionary look-up, once per
+   distinct code; keyword phrases found by walking the phrase prefixes over the word
+   numbers of all texts at once, read with one ``np.frombuffer``) and its opportunity's
+   area features; the (topic, area) pairs of every unit become int64 query keys, in unit
+   order. Done once per batch, whatever the number of shards.
+2. ``match_shard``: each key finds its run of the shard's postings (``np.searchsorted`` on
+   the distinct keys), cut to the profiles whose high bound of value the unit passes (the
+   run is ordered by it); the batch is taken in chunks of whole opportunities of about
+   ``CHUNK_CANDIDATES`` candidates, (unit, profile) pairs that already satisfy the topic
+   and area groups. Every other number and bit (value, fit, days left, stage, SME/VCSE,
+   "value not stated") is tested at once on one packed int64 word per candidate
+   (``matching.index.Layout``); then the radius distance (candidates found through a grid
+   cell), exclusions, and one match per opportunity and profile by a sort of the chunk:
+   the whole opportunity before its first lot.
 3. ``explain``: reasons in words and a relevance score, built only for the matches.
 
+Profile parts (``ProfileIndex.split``, ``part=``) are independent: ``match`` on each and
+``join`` gives the whole index's matches, so parts can go to different workers.
 ``matching.rules.plain_match`` states the same rules as a plain loop; the tests check that
 the two agree on every pair.
 """
@@ -27,6 +34,7 @@ import numpy as np
 
 from matching.index import (
     AREA_BITS,
+    FORBID_BITS,
     KENT_BUYER,
     NAN_BIT,
     STAR,
@@ -47,6 +55,7 @@ from matching.rules import (
     days_left,
     excluded,
     has_phrase,
+    token_bytes,
 )
 from models.classify.bands import money
 from models.classify.kent_postcodes import DISTRICT_AREA, KENT
@@ -84,20 +93,17 @@ class Batch:
         return len(self.unit_opp)
 
 
-def _phrase_hits(segments: Sequence[Sequence[str]], vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
-    """(segment, topic feature) for every profile phrase found in the segments: all the
-    segments' words in one array, phrases grown word by word through the prefix table."""
+def _phrase_hits(texts: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """(segment, topic feature) for every profile phrase found in the texts (``word_hash``
+    numbers, each segment ended by a 0): the words looked up at once among the profile
+    words' numbers, phrases grown word by word through the prefix table."""
     first, levels, complete = vocab.phrase_tables()
-    words = vocab.words
-    lengths = [len(s) + 1 for s in segments]  # each followed by a break (-1)
-    flat: list[int] = []
-    for seg in segments:
-        flat.extend([words.get(w, -1) for w in seg])
-        flat.append(-1)
-    tokens = np.array(flat, dtype=np.int64)
-    seg_of = np.repeat(np.arange(len(segments)), lengths)
-    if not len(tokens) or not words:
+    hashes, ids = vocab.word_lookup()
+    seg_of = np.cumsum(texts == 0) - (texts == 0)
+    if not len(texts) or not len(hashes):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    at = np.minimum(np.searchsorted(hashes, texts), len(hashes) - 1)
+    tokens = np.where((hashes[at] == texts) & (texts != 0), ids[at], -1)
     pos = np.flatnonzero(tokens >= 0)
     pid = first[tokens[pos]]
     keep = pid >= 0
@@ -162,16 +168,15 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     live = [f for f in facts if f.live(now)]
     topic = vocab.topic
     # segments: each opportunity's title and description, then its lots' titles
-    segments: list[Sequence[str]] = []
+    texts: list[bytes] = []
     seg_unit_scope: list[tuple[int, int]] = []  # (opportunity, lot rank or 0 for all units)
     for i, f in enumerate(live):
-        for seg in f.segments:
-            segments.append(seg)
-            seg_unit_scope.append((i, 0))
+        texts.append(f.tokens or token_bytes(f.segments))
+        seg_unit_scope.extend((i, 0) for _ in f.segments)
         for lot in f.lots:
-            segments.append(lot.title_stems)
+            texts.append(lot.title_tokens or token_bytes((lot.title_stems,)))
             seg_unit_scope.append((i, lot.index))
-    hit_seg, hit_feat = _phrase_hits(segments, vocab)
+    hit_seg, hit_feat = _phrase_hits(np.frombuffer(b"".join(texts), np.uint64), vocab)
     whole_feats: list[set[int]] = [set() for _ in live]
     lot_feats: dict[tuple[int, int], set[int]] = {}
     for s, fid in zip(hit_seg.tolist(), hit_feat.tolist(), strict=True):
@@ -187,13 +192,19 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     a_lists: list[list[int]] = []
     with_place: list[bool] = []
     opp_cat, opp_suit, opp_fit, opp_days, opp_out = [], [], [], [], []
+    code_feats: dict[str, list[int]] = {}  # a CPV code -> the profile prefixes it is in
+
+    def prefixes_of(code: str) -> list[int]:
+        got = code_feats.get(code)
+        if got is None:
+            keys = ("c:" + code[:k] for k in range(1, min(len(code), 8) + 1))
+            got = code_feats[code] = [f for f in map(topic.get, keys) if f is not None]
+        return got
+
     for i, f in enumerate(live):
         base = set(whole_feats[i])
         for code in f.cpv_codes:
-            for k in range(1, min(len(code), 8) + 1):
-                fid = topic.get("c:" + code[:k])
-                if fid is not None:
-                    base.add(fid)
+            base.update(prefixes_of(code))
         for s in f.sectors:
             fid = topic.get("s:" + s)
             if fid is not None:
@@ -272,7 +283,7 @@ def prepare_batch(facts: Iterable[Facts], vocab: Vocab, now: datetime) -> Batch:
     )
 
 
-CHUNK_CANDIDATES = 1 << 21  # candidates looked at in one go (memory, cache)
+CHUNK_CANDIDATES = 1 << 17  # candidates looked at in one go (cache; 1 << 21 took 50% more)
 
 
 @dataclass
@@ -288,6 +299,33 @@ class ShardMatches:
     def __len__(self) -> int:
         return len(self.opp)
 
+    @staticmethod
+    def join(parts: Sequence[ShardMatches]) -> ShardMatches:
+        """One set of arrays for these parts (copied once)."""
+        if not parts:
+            return ShardMatches()
+        return ShardMatches(
+            np.concatenate([p.opp for p in parts]),
+            np.concatenate([p.profile_id for p in parts]),
+            np.concatenate([p.organisation_id for p in parts]),
+            np.concatenate([p.lot for p in parts]),
+        )
+
+
+@dataclass
+class MatchArrays:
+    """Every match of a batch as arrays, in parts (one per shard and chunk of the batch):
+    a consumer streams the parts; ``joined`` copies them into one set of arrays (for a
+    million profiles that copy alone is most of a gigabyte)."""
+
+    parts: list[ShardMatches] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def joined(self) -> ShardMatches:
+        return ShardMatches.join(self.parts)
+
 
 @dataclass
 class _Source:
@@ -300,7 +338,9 @@ class _Source:
     unit: np.ndarray
 
 
-def _sources(shard: Shard, batch: Batch) -> list[_Source]:
+def _sources(shard: Shard, batch: Batch, offer: list[np.ndarray]) -> list[_Source]:
+    """Per query, its run of postings cut to the profiles whose high bound of value the
+    unit's value does not pass (the rest of the run)."""
     out = []
     for which, keys, q, q_unit in (
         ("comp", shard.comp_key, batch.comp_q, batch.comp_q_unit),
@@ -308,10 +348,15 @@ def _sources(shard: Shard, batch: Batch) -> list[_Source]:
     ):
         if not len(keys) or not len(q):
             continue
-        left = np.searchsorted(keys, q, side="left")
-        count = np.searchsorted(keys, q, side="right") - left
-        nz = np.flatnonzero(count)
-        out.append(_Source(shard.packed(which), left[nz], count[nz], q_unit[nz]))
+        pk = shard.packed(which)
+        at = np.minimum(np.searchsorted(pk.run_key, q), len(pk.run_key) - 1)
+        hit = np.flatnonzero(pk.run_key[at] == q)
+        at, q_unit = at[hit], q_unit[hit]
+        u_hi = pk.layout.field_of(offer, 1)
+        end = np.searchsorted(pk.hi_key, (at << 32) | u_hi[q_unit], side="right")
+        start = pk.run_start[at]
+        keep = np.flatnonzero(end > start)
+        out.append(_Source(pk, start[keep], (end - start)[keep], q_unit[keep]))
     return out
 
 
@@ -324,47 +369,70 @@ def _runs(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _candidates(
-    src: _Source, lo: int, hi: int, batch: Batch, va: np.ndarray, vb: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(unit, slot, found through a grid cell) of the candidates of units lo..hi-1 that
-    pass the tests on numbers and bits (value, stage, SME/VCSE, fit, days left)."""
+    src: _Source, lo: int, hi: int, batch: Batch, offer: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(unit, slot) of the candidates of units lo..hi-1 that pass the tests on numbers
+    and bits (value, stage, SME/VCSE, fit, days left) and, found through a grid cell, the
+    distance."""
     a, b = np.searchsorted(src.unit, [lo, hi])
     if a == b:
-        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, bool)
+        return np.zeros(0, np.int64), np.zeros(0, np.int32)
     count, q_unit = src.count[a:b], src.unit[a:b]
     pos = _runs(src.start[a:b], count)
     pk = src.packed
-    ok = (pk.forbid[pos] & np.repeat(batch.unit_offer[q_unit], count)) == 0
-    ok &= pk.lo_r[pos] < np.repeat(va[q_unit], count)
-    ok &= pk.hi_r[pos] >= np.repeat(vb[q_unit], count)
-    ok &= pk.min_fit[pos] <= np.repeat(batch.unit_fit[q_unit], count)
-    ok &= pk.min_days[pos] <= np.repeat(batch.unit_days[q_unit], count)
+    ok: np.ndarray | None = None
+    for word, guard, have in zip(pk.words, pk.layout.guards, offer, strict=True):
+        met = np.repeat(have[q_unit], count)
+        met -= word[pos]
+        met &= guard
+        ok = met == guard if ok is None else ok & (met == guard)
+    if ok is None:
+        ok = np.ones(len(pos), bool)
     keep = np.flatnonzero(ok)
     pos = pos[keep]
     unit = np.repeat(q_unit, count)[keep]
-    return unit, pk.slot[pos], pk.cell[pos]
+    # radius: a candidate found through a grid cell must be within the radius
+    ci = np.flatnonzero(pk.cell[pos])
+    if len(ci):
+        table = places.distance_table()
+        at = batch.unit_outcode[unit[ci]].astype(np.int64) * table.shape[1] + pk.centre[pos[ci]]
+        far = ci[~(table.ravel()[at] <= pk.radius[pos[ci]])]
+        if len(far):
+            ok = np.ones(len(pos), bool)
+            ok[far] = False
+            pos, unit = pos[ok], unit[ok]
+    return unit, pk.slot[pos]
 
 
-def _value_positions(shard: Shard, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
-    """Each unit's value as positions in the shard's thresholds: in a profile's range
-    when lo_r < right and left <= hi_r (a unit without a value passes both)."""
-    t = shard.packed("comp").thresholds
+def _offer(shard: Shard, batch: Batch) -> list[np.ndarray]:
+    """Each unit's numbers as the shard's requirement words (``matching.index.Layout``):
+    its value as positions in the shard's value bounds (in a profile's range when
+    lo_r < right and left <= hi_r; a unit without a value passes both), fit, days left."""
+    pk = shard.packed("comp")
+    t = pk.thresholds
     v = batch.unit_value
     nan = np.isnan(v)
-    right = np.where(nan, len(t) + 1, np.searchsorted(t, v, side="right")).astype(np.int32)
-    left = np.where(nan, -1, np.searchsorted(t, v, side="left")).astype(np.int32)
-    return right, left
+    right = np.where(nan, len(t) + 1, np.searchsorted(t, v, side="right"))
+    left = np.where(nan, -1, np.searchsorted(t, v, side="left"))
+    room = [1 - ((batch.unit_offer >> b) & 1) for b in range(FORBID_BITS)]
+    return pk.layout.offer([right, len(t) - left, batch.unit_fit, batch.unit_days, *room])
 
 
 def match_shard(shard: Shard, batch: Batch) -> ShardMatches:
-    """Every (opportunity, profile, lot) of this shard that matches: see the module doc.
-    The batch is taken in chunks of whole opportunities of about ``CHUNK_CANDIDATES``
-    candidates each."""
-    sources = _sources(shard, batch)
+    """Every (opportunity, profile, lot) of this shard that matches: see the module doc."""
+    return ShardMatches.join(_match_chunks(shard, batch))
+
+
+def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
+    """The shard's matches, one part per chunk of the batch: whole opportunities of about
+    ``CHUNK_CANDIDATES`` candidates each (small enough for the processor's cache)."""
     n_opp = len(batch.facts)
-    if not sources or not n_opp:
-        return ShardMatches()
-    va, vb = _value_positions(shard, batch)
+    if not n_opp:
+        return []
+    offer = _offer(shard, batch)
+    sources = _sources(shard, batch, offer)
+    if not sources:
+        return []
     per_opp = np.zeros(n_opp, np.int64)
     for src in sources:
         per_opp += np.bincount(batch.unit_opp[src.unit], weights=src.count, minlength=n_opp).astype(
@@ -374,52 +442,45 @@ def match_shard(shard: Shard, batch: Batch) -> ShardMatches:
     cuts = np.searchsorted(total, np.arange(CHUNK_CANDIDATES, total[-1], CHUNK_CANDIDATES))
     opp_cuts = np.unique(np.concatenate([[0], cuts + 1, [n_opp]]).clip(0, n_opp))
     unit_cuts = np.searchsorted(batch.unit_opp, opp_cuts)
-    n_slots = len(shard.pid)
-    width = batch.max_rank + 1
-    out_opp, out_slot, out_rank = [], [], []
+    slot_bits = max(len(shard.pid) - 1, 1).bit_length()
+    rank_bits = max(batch.max_rank, 1).bit_length()
+    out = []
     for o0, u0, u1 in zip(
         opp_cuts[:-1].tolist(), unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True
     ):
-        parts = [_candidates(src, u0, u1, batch, va, vb) for src in sources]
+        parts = [_candidates(src, u0, u1, batch, offer) for src in sources]
         unit = np.concatenate([p[0] for p in parts])
         slot = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        cell = np.concatenate([p[2] for p in parts])
         if not len(unit):
             continue
-        # radius: a candidate found through a grid cell must be within the radius
-        ci = np.flatnonzero(cell)
-        if len(ci):
-            d = places.distance_table()[batch.unit_outcode[unit[ci]], shard.centre[slot[ci]]]
-            far = ci[~(d <= shard.radius[slot[ci]])]
-            if len(far):
-                keep = np.ones(len(unit), bool)
-                keep[far] = False
-                unit, slot = unit[keep], slot[keep]
         unit, slot = _without_excluded(shard, batch, unit, slot)
         # one per (opportunity, profile): the whole opportunity, else its first lot
-        key = ((batch.unit_opp[unit] - o0) * n_slots + slot) * width + batch.unit_rank[unit]
-        key = np.sort(key)
-        pair = key // width
+        key = (batch.unit_opp[unit] - o0) << slot_bits
+        key |= slot
+        key <<= rank_bits
+        key |= batch.unit_rank[unit]
+        key.sort()
+        pair = key >> rank_bits
         first = np.ones(len(key), bool)
-        first[1:] = pair[1:] != pair[:-1]
+        np.not_equal(pair[1:], pair[:-1], out=first[1:])
         key, pair = key[first], pair[first]
-        out_opp.append((pair // n_slots + o0).astype(np.int32))
-        out_slot.append(pair % n_slots)
-        out_rank.append((key % width).astype(np.int16))
-    if not out_opp:
-        return ShardMatches()
-    slot = np.concatenate(out_slot)
-    return ShardMatches(
-        np.concatenate(out_opp), shard.pid[slot], shard.org[slot], np.concatenate(out_rank)
-    )
+        slot = pair & ((1 << slot_bits) - 1)
+        out.append(
+            ShardMatches(
+                ((pair >> slot_bits) + o0).astype(np.int32),
+                shard.pid[slot],
+                shard.org[slot],
+                (key & ((1 << rank_bits) - 1)).astype(np.int16),
+            )
+        )
+    return out
 
 
 def _without_excluded(
     shard: Shard, batch: Batch, unit: np.ndarray, slot: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The candidates whose profile excludes none of their unit's features."""
-    nx = shard.x_ptr[slot + 1] - shard.x_ptr[slot]
-    xi = np.flatnonzero(nx)
+    xi = np.flatnonzero(shard.packed("comp").has_x[slot])
     if not len(xi):
         return unit, slot
     rep, pos = _expand_rows(shard.x_ptr, slot[xi])
@@ -441,20 +502,15 @@ def _expand_rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.repeat(np.arange(len(rows)), counts), pos
 
 
-def match_batch(batch: Batch, index: ProfileIndex, workers: int = 1) -> ShardMatches:
+def match_batch(batch: Batch, index: ProfileIndex, workers: int = 1) -> MatchArrays:
     """Every shard against the batch (``workers`` threads: numpy lets go of the GIL in
     the long steps), the results joined."""
     if workers > 1 and len(index.shards) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(lambda s: match_shard(s, batch), index.shards))
+            parts = list(pool.map(lambda s: _match_chunks(s, batch), index.shards))
     else:
-        parts = [match_shard(s, batch) for s in index.shards]
-    return ShardMatches(
-        np.concatenate([p.opp for p in parts]),
-        np.concatenate([p.profile_id for p in parts]),
-        np.concatenate([p.organisation_id for p in parts]),
-        np.concatenate([p.lot for p in parts]),
-    )
+        parts = [_match_chunks(s, batch) for s in index.shards]
+    return MatchArrays([p for chunks in parts for p in chunks])
 
 
 # --- reasons and relevance, for the matches only ----------------------------------------
@@ -562,10 +618,14 @@ def explain(r: Rules, f: Facts, lot: int, now: datetime) -> tuple[list[str], int
 
 
 def to_matches(
-    found: ShardMatches, batch: Batch, rules: ProfileIndex | dict[int, Rules] | None = None
+    found: MatchArrays | ShardMatches,
+    batch: Batch,
+    rules: ProfileIndex | dict[int, Rules] | None = None,
 ) -> list[Match]:
     """Match objects, with reasons and score when the profiles' rules are given."""
     out = []
+    if isinstance(found, MatchArrays):
+        found = found.joined()
     for o, pid, org, lot in zip(
         found.opp.tolist(),
         found.profile_id.tolist(),

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matching.rules import CATEGORY_BIT, LOCAL_REGION, SUITABLE_BIT, Rules
+from matching.rules import CATEGORY_BIT, LOCAL_REGION, SUITABLE_BIT, Rules, word_hash
 from models.classify.kent_postcodes import DISTRICT_AREA
 from models.subscribers import places
 
@@ -63,6 +63,7 @@ class Vocab:
         self._levels: list[tuple[np.ndarray, np.ndarray]] | None = None
         self._first: np.ndarray | None = None
         self._complete: np.ndarray | None = None
+        self._hashes: tuple[np.ndarray, np.ndarray] | None = None
         self.lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, object]:
@@ -107,6 +108,16 @@ class Vocab:
             self.complete[pid] = fid
             self._complete = None
         return fid
+
+    def word_lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted word_hash numbers of the profile words, their word ids)."""
+        with self.lock:
+            if self._hashes is None or len(self._hashes[0]) != len(self.words):
+                hashes = np.fromiter(map(word_hash, self.words), np.uint64, len(self.words))
+                ids = np.fromiter(self.words.values(), np.int64, len(self.words))
+                order = np.argsort(hashes)
+                self._hashes = (hashes[order], ids[order])
+            return self._hashes
 
     def phrase_tables(self) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
         """(first[word id] -> prefix id or -1, per level k >= 2 the sorted keys
@@ -205,14 +216,15 @@ def _expand(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 STAGE_BITS = 0  # bits 0-3: CATEGORY_BIT of the unit's stage
 SUIT_SHIFT = 4  # bits 4-7: the unit's SME/VCSE state (sme | vcse << 1), one-hot
 NAN_BIT = 1 << 8  # the unit states no value
+FORBID_BITS = 9
 
 
 @dataclass
 class Packed:
     """A shard's profile requirements laid out along its postings (one entry per posting,
     read in order when a run of postings is a query's candidates), in small numbers:
-    - ``forbid``: stages not asked for, SME/VCSE states not accepted, "value not stated"
-      refused, as bits (see ``NAN_BIT``);
+    - stages not asked for, SME/VCSE states not accepted, "value not stated" refused, as
+      bits (``forbidden_bits``), each a field of the words;
     - ``lo_r``/``hi_r``: the value range as positions in ``thresholds`` (the sorted
       distinct bounds of the shard), so that a value is in range when its own position
       says so (exact: no rounding of pounds);
@@ -220,18 +232,76 @@ class Packed:
       checked); ``slot``."""
 
     thresholds: np.ndarray
+    run_key: np.ndarray  # the distinct keys of the postings, sorted
+    run_start: np.ndarray  # where each key's run of postings starts
+    run_count: np.ndarray
+    hi_key: np.ndarray  # run << 32 | the high bound's field, sorted (see ``Shard.packed``)
     slot: np.ndarray
-    forbid: np.ndarray
-    lo_r: np.ndarray
-    hi_r: np.ndarray
-    min_fit: np.ndarray
-    min_days: np.ndarray
+    words: list[np.ndarray]  # the ordered requirements, packed (``Layout``), per word
+    layout: Layout
     cell: np.ndarray
+    centre: np.ndarray  # the radius's centre (outcode index) of a grid-cell posting
+    radius: np.ndarray  # float32, the largest not above the radius (exact for float32 miles)
+    has_x: np.ndarray  # per slot: the profile excludes something
 
     def nbytes(self) -> int:
-        """Bytes of its own (``slot`` and ``cell`` are the shard's arrays)."""
-        own = (self.thresholds, self.forbid, self.lo_r, self.hi_r, self.min_fit, self.min_days)
-        return sum(v.nbytes for v in own)
+        own = sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        return own + sum(w.nbytes for w in self.words)
+
+
+@dataclass
+class Layout:
+    """Ordered requirements "the unit's number u is at least the profile's r" packed side
+    by side in int64 words, each field with a guard bit above it: with the unit's word
+    carrying every guard, ``(unit - profile) & guards == guards`` tests every field at once
+    (no field borrows from the next; a field's guard survives exactly when u >= r).
+    A field keeps ``r' = r - r_min + 1`` (0: no requirement, always met) and the unit
+    ``u' = clip(u - r_min + 1, 0, R)``, R the largest r': exact for any numbers.
+    Fields: value low bound, value high bound, fit score, days left, then one per forbidden
+    bit (``forbidden_bits``: r = 1 when the profile forbids it; u = 1 unless the unit
+    offers it)."""
+
+    fields: list[tuple[int, int, int, int]]  # (word, shift, r_min, R)
+    guards: list[int]
+
+    @staticmethod
+    def plan(columns: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[Layout, list[np.ndarray]]:
+        """The layout of these (requirement, no requirement) columns and the packed
+        words per slot."""
+        fields: list[tuple[int, int, int, int]] = []
+        guards: list[int] = []
+        words: list[np.ndarray] = []
+        n = len(columns[0][0]) if columns else 0
+        used = 64
+        for r, none in columns:
+            real = r[~none]
+            r_min = int(real.min()) if len(real) else 0
+            top = int(real.max()) - r_min + 1 if len(real) else 0
+            bits = max(top.bit_length(), 1)
+            if used + bits + 1 > 63:
+                words.append(np.zeros(n, np.int64))
+                guards.append(0)
+                used = 0
+            shift = used
+            fields.append((len(words) - 1, shift, r_min, top))
+            guards[-1] |= 1 << (shift + bits)
+            packed = np.where(none, 0, r.astype(np.int64) - r_min + 1)
+            words[-1] |= packed << shift
+            used += bits + 1
+        return Layout(fields, guards), words
+
+    def field_of(self, words: Sequence[np.ndarray], k: int) -> np.ndarray:
+        """Field k's numbers (r' or u', without the guard) read back from packed words."""
+        word, shift, _, top = self.fields[k]
+        return (words[word] >> shift) & ((1 << max(top.bit_length(), 1)) - 1)
+
+    def offer(self, columns: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The units' words for their numbers (one column per field), guards set."""
+        n = len(columns[0]) if columns else 0
+        out = [np.full(n, g, np.int64) for g in self.guards]
+        for (word, shift, r_min, top), u in zip(self.fields, columns, strict=True):
+            out[word] |= np.clip(u.astype(np.int64) - r_min + 1, 0, top) << shift
+        return out
 
 
 def forbidden_bits(
@@ -287,7 +357,9 @@ class Shard:
             return got
         slot = self.comp_slot if which == "comp" else self.topic_slot
         bounds = np.concatenate([self.lo, self.hi])
-        thresholds = np.unique(bounds[np.isfinite(bounds)])
+        thresholds = np.sort(bounds[np.isfinite(bounds)])  # distinct (np.unique hashes: slow)
+        if len(thresholds) > 1:
+            thresholds = thresholds[np.concatenate([[True], thresholds[1:] != thresholds[:-1]])]
         lo_r = np.where(np.isfinite(self.lo), np.searchsorted(thresholds, self.lo), -1).astype(
             np.int32
         )
@@ -295,15 +367,47 @@ class Shard:
             np.isfinite(self.hi), np.searchsorted(thresholds, self.hi), len(thresholds)
         ).astype(np.int32)
         forbid = forbidden_bits(self.stage_mask, self.suit_mask, self.value_ns)
+        n_t = len(thresholds)
+        layout, req = Layout.plan(
+            [
+                (lo_r + 1, lo_r < 0),  # unit: its value's position from the right
+                (n_t - hi_r, hi_r >= n_t),  # unit: n_t - its position from the left
+                (self.min_fit.astype(np.int64), self.min_fit == NO_FIT),
+                (self.min_days.astype(np.int64), self.min_days == NO_DAYS),
+            ]
+            # one field per forbidden bit: the unit has room (1) unless it offers the bit
+            + [((forbid >> b) & 1, ((forbid >> b) & 1) == 0) for b in range(FORBID_BITS)]
+        )
+        keys = self.comp_key if which == "comp" else self.topic_key
+        starts = (
+            np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+            if len(keys)
+            else np.zeros(0, np.int64)
+        )
+        radius = self.radius.astype(np.float32)
+        above = radius > self.radius  # rounded up: take the float32 just below
+        radius[above] = np.nextafter(radius[above], np.float32(-np.inf))
+        cell = self.comp_cell if which == "comp" else np.zeros(len(slot), bool)
+        run_count = np.diff(np.append(starts, len(keys)))
+        # within each run, the postings by their high bound's field, lowest (no bound)
+        # first: a unit's candidates in a run are then a prefix, found by one look-up
+        hi_key = np.repeat(np.arange(len(starts), dtype=np.int64), run_count) << 32
+        hi_key |= layout.field_of(req, 1)[slot]
+        order = np.argsort(hi_key)
+        hi_key, slot, cell = hi_key[order], slot[order], cell[order]
         got = Packed(
             thresholds=thresholds,
+            run_key=keys[starts],
+            run_start=starts,
+            run_count=run_count,
+            hi_key=hi_key,
             slot=slot,
-            forbid=forbid[slot],
-            lo_r=lo_r[slot],
-            hi_r=hi_r[slot],
-            min_fit=self.min_fit[slot],
-            min_days=self.min_days[slot],
-            cell=self.comp_cell if which == "comp" else np.zeros(len(slot), bool),
+            words=[w[slot] for w in req],
+            layout=layout,
+            cell=cell,
+            centre=np.where(cell, self.centre[slot], 0).astype(np.int32),
+            radius=np.where(cell, radius[slot], np.float32(0)).astype(np.float32),
+            has_x=np.diff(self.x_ptr) > 0,
         )
         self._packed[which] = got
         return got
@@ -434,7 +538,8 @@ class Shard:
         return [r for r in self.rules if r is not None]
 
     def nbytes(self) -> int:
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        own = sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        return own + sum(p.nbytes() for p in self._packed.values())
 
 
 def shard_of(profile_id: int, of: int) -> int:
@@ -510,6 +615,13 @@ class ProfileIndex:
                 fresh = self._new_shard()
                 fresh.add([encode(r, self.vocab) for r in shard.live_rules()])
                 self.shards[k] = fresh
+
+    def compile(self) -> None:
+        """Lay every shard's requirements along its postings now (else on the first match
+        after a change)."""
+        for shard in self.shards:
+            shard.packed("comp")
+            shard.packed("topic")
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.shards)

@@ -31,14 +31,16 @@ text. The first lot that matches is named in the alert.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
+import numpy as np
 import Stemmer
 
 from models.classify.fit import EARLY_STAGES
@@ -73,6 +75,23 @@ def stems(text: str) -> tuple[str, ...]:
 
 def stem_words(tokens: list[str]) -> list[str]:
     return list(_stemmer().stemWords(tokens))
+
+
+@lru_cache(maxsize=1 << 18)
+def word_hash(stem: str) -> int:
+    """A stem's 64-bit name (blake2b): the same in every process, never 0 (0 ends a
+    segment). The engine finds profile words in texts by these numbers."""
+    return int.from_bytes(hashlib.blake2b(stem.encode(), digest_size=8).digest(), "little") or 1
+
+
+def token_bytes(segments: Iterable[Sequence[str]]) -> bytes:
+    """The stems of these segments as uint64 ``word_hash`` numbers, each segment followed
+    by a 0: the engine reads a whole batch's texts with one ``np.frombuffer``."""
+    out: list[int] = []
+    for seg in segments:
+        out.extend(map(word_hash, seg))
+        out.append(0)
+    return np.array(out, dtype=np.uint64).tobytes()
 
 
 def category(stage: str | None, is_subcontract: bool | None) -> str | None:
@@ -110,6 +129,7 @@ class LotFacts:
     title: str
     value: float | None  # the lot's own value in pounds, else the whole's (None: not stated)
     title_stems: tuple[str, ...]
+    title_tokens: bytes = b""  # token_bytes((title_stems,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +152,7 @@ class Facts:
     value: float | None  # pounds; None: not stated
     segments: tuple[tuple[str, ...], ...]  # stems of the title and of the description
     lots: tuple[LotFacts, ...]
+    tokens: bytes = b""  # token_bytes(segments), made once with the stems
 
     def live(self, now: datetime) -> bool:
         if self.category is None:
@@ -154,15 +175,18 @@ def facts_from(o: Any) -> Facts:
         lot_currency = lot.get("value_currency") or currency
         own = _pounds(lot.get("value_amount"), lot_currency)
         title = str(lot.get("title") or "")
+        title_stems = stems(title)
         lots.append(
             LotFacts(
                 index=i,
                 id=str(lot.get("id") or i),
                 title=title,
                 value=own if own is not None else whole,
-                title_stems=stems(title),
+                title_stems=title_stems,
+                title_tokens=token_bytes((title_stems,)),
             )
         )
+    segments = (stems(o.title or ""), stems(o.description or ""))
     return Facts(
         id=o.id or 0,
         title=o.title or "",
@@ -178,8 +202,9 @@ def facts_from(o: Any) -> Facts:
         sme=bool(o.sme_suitable),
         vcse=bool(o.vcse_suitable),
         value=whole,
-        segments=(stems(o.title or ""), stems(o.description or "")),
+        segments=segments,
         lots=tuple(lots),
+        tokens=token_bytes(segments),
     )
 
 

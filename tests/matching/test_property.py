@@ -117,3 +117,47 @@ def test_engine_equals_plain_loop_on_stored_captures(stored) -> None:
     total = 0
     check()
     assert total > 0  # the random profiles did meet real notices
+
+
+def test_index_updated_in_place_equals_plain_loop(stored) -> None:
+    """Profiles changed and removed in a built index (postings merged and masked, not
+    rebuilt), then matched: the plain loop's matches for the profiles as they now are."""
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        st.lists(st.tuples(criteria, radius), min_size=2, max_size=10),
+        st.lists(st.tuples(criteria, radius), min_size=1, max_size=6),
+        st.sets(st.integers(min_value=1, max_value=10), max_size=3),
+        st.sampled_from(NOWS),
+        st.integers(min_value=1, max_value=3),
+    )
+    def check(before, changes, removed, now, shards) -> None:
+        nonlocal total
+        rules = {
+            i: compile_rules(i, 100 + i, _criteria(data, around))
+            for i, (data, around) in enumerate(before, 1)
+        }
+        index = ProfileIndex(rules.values(), n_shards=shards)
+        match(stored[:50], index, now)  # laid out once before the change
+        # changes: ids 1.. replace existing profiles, the rest are new
+        changed = [
+            compile_rules(2 * i - 1, 100 + i, _criteria(data, around))
+            for i, (data, around) in enumerate(changes, 1)
+        ]
+        gone = sorted(removed - {r.profile_id for r in changed})
+        index.update(changed, removed=gone)
+        rules.update({r.profile_id: r for r in changed})
+        for pid in gone:
+            rules.pop(pid, None)
+        assert len(index) == len(rules)
+        engine = {(m.opportunity_id, m.profile_id, m.lot) for m in match(stored, index, now)}
+        assert engine == set(plain_match(stored, list(rules.values()), now))
+        total += len(engine)
+
+    total = 0
+    check()
+    assert total > 0
