@@ -234,8 +234,14 @@ def test_workers_and_dask_store_and_alert_as_one_process(
             assert all(p.poll() is None for p in procs), _logs(tmp_path)
             time.sleep(2)
         assert set(states.values()) == {"COMPLETED"}, (states, _logs(tmp_path))
+        # task runs reach the server as events, recorded a moment after the flow run ends
         query = {"task_runs": {"name": {"like_": "match_shard"}}, "limit": 200}
-        shard_runs = httpx.post(f"{api}/task_runs/filter", json=query, timeout=30).json()
+        deadline = time.monotonic() + 60
+        while True:
+            shard_runs = httpx.post(f"{api}/task_runs/filter", json=query, timeout=30).json()
+            if len(shard_runs) >= SHARDS * len(names) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
         pool_workers = httpx.post(f"{api}/work_pools/{POOL}/workers/filter", json={},
                                   timeout=30).json()  # fmt: skip
         for p in procs:
