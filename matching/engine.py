@@ -444,10 +444,10 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
     unit_cuts = np.searchsorted(batch.unit_opp, opp_cuts)
     slot_bits = max(len(shard.pid) - 1, 1).bit_length()
     rank_bits = max(batch.max_rank, 1).bit_length()
+    # per unit, its opportunity and lot rank where they go in a candidate's sort key
+    unit_key = (batch.unit_opp << (slot_bits + rank_bits)) | batch.unit_rank
     out = []
-    for o0, u0, u1 in zip(
-        opp_cuts[:-1].tolist(), unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True
-    ):
+    for u0, u1 in zip(unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True):
         parts = [_candidates(src, u0, u1, batch, offer) for src in sources]
         unit = np.concatenate([p[0] for p in parts])
         slot = np.concatenate([p[1] for p in parts]).astype(np.int64)
@@ -455,10 +455,8 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
             continue
         unit, slot = _without_excluded(shard, batch, unit, slot)
         # one per (opportunity, profile): the whole opportunity, else its first lot
-        key = (batch.unit_opp[unit] - o0) << slot_bits
-        key |= slot
-        key <<= rank_bits
-        key |= batch.unit_rank[unit]
+        key = slot << rank_bits
+        key |= unit_key[unit]
         key.sort()
         pair = key >> rank_bits
         first = np.ones(len(key), bool)
@@ -467,7 +465,7 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
         slot = pair & ((1 << slot_bits) - 1)
         out.append(
             ShardMatches(
-                ((pair >> slot_bits) + o0).astype(np.int32),
+                (pair >> slot_bits).astype(np.int32),
                 shard.pid[slot],
                 shard.org[slot],
                 (key & ((1 << rank_bits) - 1)).astype(np.int16),
