@@ -451,7 +451,7 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
     for u0, u1 in zip(unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True):
         parts = [_candidates(src, u0, u1, batch, offer) for src in sources]
         unit = np.concatenate([p[0] for p in parts])
-        slot = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        slot = np.concatenate([p[1] for p in parts], dtype=np.int64)
         if not len(unit):
             continue
         unit, slot = _without_excluded(shard, batch, unit, slot, excluded_table)
