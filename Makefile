@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test run lint typecheck check lock clean bench bench-ingest bench-match bench-quality \
-	bench-send browser-deps web
+	bench-send bench-latency browser-deps web serve prefect-yaml
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Bidbell needs Python 3.11)"; exit 2; }
@@ -36,6 +36,16 @@ web: install
 demo: install
 	$(BIN)/bidbell demo
 
+## Run it for real: every source on its schedule, digests, housekeeping, the web app
+## (a Prefect server of its own unless PREFECT_API_URL is set). Ctrl-C stops it.
+serve: install
+	$(BIN)/bidbell init
+	$(BIN)/bidbell serve
+
+## prefect.yaml (the served deployments, for a work pool) from sources.toml.
+prefect-yaml: install
+	$(BIN)/python -m flows.deployments > prefect.yaml
+
 ## The whole pipeline once against the live sources (database: BIDBELL_DATABASE_URL).
 run: install
 	$(BIN)/bidbell init
@@ -47,7 +57,7 @@ test: install browser-deps
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 ## Benchmarks: one line per figure, `bench NAME: VALUE UNIT | baseline ... | target ...`.
-bench: bench-ingest bench-quality bench-match bench-send
+bench: bench-ingest bench-quality bench-match bench-send bench-latency
 
 bench-quality: install
 	$(BIN)/python -m bench.quality
@@ -60,6 +70,9 @@ bench-ingest: install
 
 bench-send: install
 	$(BIN)/python -m bench.send
+
+bench-latency: install
+	$(BIN)/python -m bench.latency
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -40,7 +40,7 @@ from bench.common import alike_records, line, scaled_records, write_jsonl, write
 from models.formats import normalise
 from models.store.db import make_engine, migrate
 from models.store.merge import MERGED_FIELDS, content_hash, merge_notices
-from models.store.store import StoreResult, iter_jsonl, store_records
+from models.store.store import StoreResult, iter_jsonl, store_jsonl
 from models.store.tables import Notice, Opportunity
 
 NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
@@ -58,7 +58,7 @@ def fast(url: str, path: Path) -> tuple[float, StoreResult]:
     engine = make_engine(url)
     started = time.perf_counter()
     with Session(engine) as s:
-        r = store_records(s, iter_jsonl(path, SOURCE), now=NOW, commit_batches=True)
+        r = store_jsonl(s, path, SOURCE, now=NOW, commit_batches=True)
         s.commit()
     took = time.perf_counter() - started
     engine.dispose()

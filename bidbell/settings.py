@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         description="Tests and benches: every served deployment runs on this interval "
         "(seconds) instead of its schedule.",
     )
+    serve_only: list[str] = Field(
+        default_factory=list,
+        description='Serve only these deployments, JSON: ["collect-find_a_tender"] (e.g. '
+        "digests on one machine only). Unset: all of them.",
+    )
     serve_web: bool = Field(default=True, description="bidbell serve starts the web app too.")
     prefect_port: int = Field(
         default=4200,
@@ -192,6 +197,14 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the Prefect server that bidbell serve starts when "
         "PREFECT_API_URL is not set (0: any free port).",
+    )
+    dask_address: str = Field(
+        default="",
+        description="Scheduler of a Dask cluster (tcp://host:8786): matching then runs one "
+        "task per profile shard on it (flows.dask_match). Unset: in the flow's process.",
+    )
+    match_shards: int = Field(
+        default=4, ge=1, le=1024, description="Profile shards of the matching index."
     )
     raw_keep_days: float = Field(
         default=30.0,

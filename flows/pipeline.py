@@ -20,8 +20,10 @@ from prefect.cache_policies import NO_CACHE
 from bidbell.clock import utcnow
 from bidbell.settings import get_settings
 from flows import steps
+from flows.dask_match import dask_matcher
 from flows.health import record_source_run
 from flows.limits import ensure_host_limits, host_slot
+from flows.locks import pipeline_write_lock
 from flows.progress import reporter
 from flows.summary import ARTIFACT_KEY, summary_markdown
 from models.store.db import writer_lock
@@ -173,7 +175,7 @@ def run_pipeline(sources: list[str] | None = None, digests: bool = True) -> dict
     # The writing part holds the database's writer lock (SQLite: one writer at a time, and
     # served deployments run side by side; PostgreSQL: nothing to hold); the crawls above
     # do not write and go on meanwhile.
-    with writer_lock(settings.effective_database_url, wait_s=settings.write_wait_s):
+    with pipeline_write_lock(settings.effective_database_url, settings.write_wait_s):
         return _store_match_send(names, crawls, now, began, errors, digests)
 
 
@@ -199,7 +201,12 @@ def _store_match_send(
             errors[f"health {name}"] = health.message or "failed"
         collected.append(report)
     sectors = _stage("sectors from text", errors, label_sectors, now)
-    alerts = _stage("match", errors, match_alerts, now)
+    settings = get_settings()
+    if settings.dask_address:  # one task per profile shard on the Dask cluster
+        matcher = dask_matcher(settings.dask_address, settings.match_shards)
+        alerts = _stage("match", errors, matcher, now, settings.match_shards)
+    else:
+        alerts = _stage("match", errors, match_alerts, now)
     sent = _stage("send", errors, deliver_alerts, now, digests)
     feed = _stage("feed", errors, publish_feed, now)
     summary = {

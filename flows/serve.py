@@ -12,6 +12,7 @@ Processes (the one-machine default; README "Production topology" for more machin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -64,7 +65,7 @@ def start_prefect_server(home: Path, port: int) -> tuple[subprocess.Popen[bytes]
     log_path = home / "server.log"
     log = log_path.open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+        [sys.executable, "-m", "flows.prefect_server", "server", "start", "--host", "127.0.0.1",
          "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -137,15 +138,27 @@ def _raise_interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _as_ctrl_c(*_: Any) -> None:
+    # asyncio.run answers SIGINT by cancelling its main task: the runner then pauses its
+    # schedules and returns, with no exception thrown into the middle of the event loop.
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def _serve(settings: Any) -> int:
-    import prefect
+    """Prefect's ``serve``, written out: the runner's own SIGTERM handler calls an async
+    stop without awaiting it (a RuntimeWarning on stderr); here SIGTERM becomes Ctrl-C,
+    which the runner answers by pausing the schedules and leaving cleanly."""
+    from prefect.runner import Runner
 
-    from flows.deployments import build_deployments, plan_deployments
+    from flows.deployments import build_deployments, served_plans
 
-    deployments = build_deployments(settings)
-    for p in plan_deployments(settings):
+    runner = Runner(name="bidbell-serve", pause_on_shutdown=True)
+    for deployment in build_deployments(settings):
+        runner.add_deployment(deployment)
+    runner.handle_sigterm = _as_ctrl_c  # type: ignore[method-assign]
+    for p in served_plans(settings):
         typer.echo(f"  serving {p.name}: {p.when}")
     typer.echo("serving; Ctrl-C or SIGTERM stops (logs: var/prefect/run.log and the Prefect UI)")
-    with contextlib.suppress(SystemExit):  # the runner's SIGTERM handler: it has stopped
-        prefect.serve(*deployments, print_starting_message=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner.start())
     return 0

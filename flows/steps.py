@@ -19,7 +19,13 @@ from models.store.checkpoint import get_state, next_window, record_run
 from models.store.db import get_engine, session_scope
 from models.store.queries import Search, search_opportunities
 from models.store.sectors import SectorRefresh, refresh_sectors
-from models.store.store import StoreResult, iter_jsonl, store_errors, store_records
+from models.store.store import (
+    StoreResult,
+    iter_jsonl,
+    store_errors,
+    store_jsonl,
+    store_records,
+)
 from notifiers.feeds import FEED_ITEMS, build_feed, write_feed
 from notifiers.outbox import DeliveryReport, deliver
 from spiders.config import SourceConfig, load_sources
@@ -146,9 +152,7 @@ def store_crawl(
     try:
         with session_scope(_engine(settings)) as session:
             # a batch at a time, each committed: a kill loses one batch, a re-run resumes
-            result = store_records(
-                session, iter_jsonl(outcome.notices_path, name), now=now, commit_batches=True
-            )
+            result = store_jsonl(session, outcome.notices_path, name, now=now, commit_batches=True)
             kept = store_errors(session, iter_jsonl(outcome.errors_path, name))
             report.errors = kept + result.rejected
             report.notices = result.received

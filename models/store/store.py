@@ -9,14 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlmodel import Session
 
 from bidbell import jsoncodec
@@ -30,10 +34,11 @@ from models.store.merge import content_hash, merge_notices
 from models.store.sectors import active_model
 from models.store.tables import IngestError, Notice, Opportunity, OpportunityEvent
 from models.store.types import EncodedJSON
-from models.store.upsert import serialise_linking, upsert
+from models.store.upsert import insert_new_rows, insert_rows, serialise_linking, upsert
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
+PARALLEL_AT_BYTES = 4 * 1024 * 1024  # a crawl's file this large is parsed in worker processes
 MAX_REJECTIONS_SAID = 20
 
 
@@ -74,27 +79,34 @@ class StoreResult:
 def iter_jsonl(path: Path, source: str) -> Iterator[dict[str, Any] | IngestError]:
     """Lines of a JSONL file; an unreadable line becomes an IngestError (not an exception).
     A file that does not exist (a crawl that wrote nothing) has no lines."""
+    for lineno, raw in _raw_lines(path):
+        yield _decode_line(path, source, lineno, raw)
+
+
+def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     if not path.exists():
         return
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            line = raw.decode("utf-8", "replace")
-            try:
-                record = jsoncodec.loads_tolerant(raw)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
-                yield record
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield IngestError(
-                    source=source,
-                    url=str(path),
-                    record=f"line {lineno}",
-                    reason=f"unreadable line: {exc}",
-                    body=line,
-                    created_at=datetime.now(UTC),
-                )
+            if raw.strip():
+                yield lineno, raw
+
+
+def _decode_line(path: Path, source: str, lineno: int, raw: bytes) -> dict[str, Any] | IngestError:
+    try:
+        record = jsoncodec.loads_tolerant(raw)
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        return record
+    except (ValueError, UnicodeDecodeError) as exc:
+        return IngestError(
+            source=source,
+            url=str(path),
+            record=f"line {lineno}",
+            reason=f"unreadable line: {exc}",
+            body=raw.decode("utf-8", "replace"),
+            created_at=datetime.now(UTC),
+        )
 
 
 def _chunks(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
@@ -223,82 +235,137 @@ def store_records(
     return result
 
 
+# What one record becomes before it is written: a notice (its key, fields and row), or a
+# rejection (the IngestError to keep, the record's id, the reason). Plain data: it crosses
+# from the parsing processes to the writer (store_jsonl).
+Prepared = tuple[str, Any, Any, Any]
+
+
+def prepare_one(rec: dict[str, Any] | IngestError, now: datetime) -> Prepared:
+    if isinstance(rec, IngestError):  # unreadable already (a line of a file)
+        return ("unreadable", rec, rec.record, rec.reason)
+    try:
+        fields, row = prepare_record(rec, now)
+    except NormaliseError as exc:
+        source = str(rec.get("source") or "?")
+        payload = rec.get("payload")
+        rid = rec.get("source_id") or (payload.get("id") if isinstance(payload, dict) else None)
+        error = IngestError(
+            source=source,
+            url=str(rec.get("url") or ""),
+            record=str(rid) if rid else None,
+            reason=str(exc),
+            body=_dump_record(rec),
+            created_at=now,
+        )
+        return ("rejected", error, rid, str(exc))
+    return ("notice", (row["source"], row["source_id"]), fields, row)
+
+
 def _store_batch(
     session: Session,
     chunk: list[dict[str, Any] | IngestError],
     now: datetime,
     result: StoreResult,
 ) -> None:
+    _write_batch(session, [prepare_one(rec, now) for rec in chunk], now, result)
+
+
+def _write_batch(
+    session: Session, prepared: list[Prepared], now: datetime, result: StoreResult
+) -> None:
     fresh: dict[tuple[str, str], NoticeFields] = {}
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in chunk:
+    for kind, a, b, c in prepared:
         result.received += 1
-        if isinstance(rec, IngestError):
-            session.add(safe_error(rec))
-            result.reject(rec.record, rec.reason)
+        if kind != "notice":
+            if kind == "rejected":  # a record that could not be normalised: say so
+                log.warning("%s: record %.80s rejected: %.200s", a.source, b, c)
+            session.add(safe_error(a))
+            result.reject(b, c)
             continue
-        try:
-            fields, row = prepare_record(rec, now)
-        except NormaliseError as exc:
-            source = str(rec.get("source") or "?")
-            payload = rec.get("payload")
-            rid = rec.get("source_id") or (payload.get("id") if isinstance(payload, dict) else None)
-            log.warning("%s: record %.80s rejected: %.200s", source, rid, exc)
-            session.add(
-                safe_error(
-                    IngestError(
-                        source=source,
-                        url=str(rec.get("url") or ""),
-                        record=str(rid) if rid else None,
-                        reason=str(exc),
-                        body=_dump_record(rec),
-                        created_at=now,
-                    )
-                )
-            )
-            result.reject(rid, str(exc))
-            continue
-        key = (row["source"], row["source_id"])
-        fresh[key] = fields
-        rows[key] = row
+        fresh[a] = b
+        rows[a] = c
     if not rows:
         session.flush()
         return
     existing = _stored_hashes(session, list(rows))
-    changed = []
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     touched_ocids: set[str] = set()
     for key, row in rows.items():
         old = existing.get(key)
         if old is None:
             result.inserted += 1
+            new.append(row)
         elif old != row["content_hash"]:
             result.updated += 1
+            changed.append(row)
         else:
             result.unchanged += 1
             continue
-        changed.append(row)
         touched_ocids.add(row["ocid"])
-    upsert(
-        session,
-        Notice,
-        changed,
-        keys=["source", "source_id"],
-        update=[
-            "ocid",
-            "url",
-            "notice_type",
-            "stage",
-            "title",
-            "published_at",
-            "fetched_at",
-            "stored_at",
-            "content_hash",
-            "payload",
-        ],
-    )
+    kept = [
+        "ocid", "url", "notice_type", "stage", "title", "published_at", "fetched_at",
+        "stored_at", "content_hash", "payload",
+    ]  # fmt: skip
+    insert_new_rows(session, Notice, new, keys=["source", "source_id"], update=kept)
+    upsert(session, Notice, changed, keys=["source", "source_id"], update=kept)
     session.flush()
     for ocids in _chunks(sorted(touched_ocids), CHUNK):
         _rebuild_opportunities(session, ocids, fresh, now, result)
+
+
+def store_jsonl(
+    session: Session,
+    path: Path,
+    source: str,
+    now: datetime | None = None,
+    commit_batches: bool = False,
+    batch_size: int = CHUNK,
+    workers: int | None = None,
+) -> StoreResult:
+    """Store a JSON Lines file of records (a crawl's output), as ``store_records`` does.
+
+    A large file (``PARALLEL_AT_BYTES``) is read as raw lines and parsed in ``workers``
+    processes (default: one per core but this one's) while this process writes the batches
+    they have parsed, in order: reading, normalising and classifying overlap the database
+    work. At most two batches per worker are in hand at once, so memory stays bounded."""
+    now = now or datetime.now(UTC)
+    if workers is None:
+        big = path.exists() and path.stat().st_size >= PARALLEL_AT_BYTES
+        workers = max(1, min((os.cpu_count() or 1) - 1, 4)) if big else 0
+    if not workers:
+        return store_records(session, iter_jsonl(path, source), now, commit_batches, batch_size)
+    result = StoreResult()
+    # fork: spawn and forkserver run the main module again in each worker (a script
+    # without a __main__ guard would start over). The workers only parse: pure functions,
+    # no database (the connections they inherit are never used, and os._exit closes none).
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pending: deque[Future[list[Prepared]]] = deque()
+
+    def write_oldest() -> None:
+        _write_batch(session, pending.popleft().result(), now, result)
+        if commit_batches:
+            session.commit()
+
+    try:
+        for part in _chunks(_raw_lines(path), batch_size):
+            pending.append(pool.submit(_prepare_lines, path, source, now, part))
+            if len(pending) > 2 * workers:
+                write_oldest()
+        while pending:
+            write_oldest()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return result
+
+
+def _prepare_lines(
+    path: Path, source: str, now: datetime, lines: list[tuple[int, bytes]]
+) -> list[Prepared]:
+    """In a worker process: raw lines -> what they become (see ``store_jsonl``)."""
+    return [prepare_one(_decode_line(path, source, n, raw), now) for n, raw in lines]
 
 
 def _stored_hashes(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -442,7 +509,7 @@ def _rebuild_opportunities(
         # One executemany INSERT, then the new ids by OCID: not a flush each, and not
         # INSERT ... RETURNING, which PostgreSQL's driver path makes 5x slower (measured:
         # 1,000 rows 0.57 s with RETURNING, 0.10 s without).
-        session.execute(insert(table), inserts)
+        insert_rows(session, Opportunity, inserts)
         by_ocid_row = {r["ocid"]: r for r in inserts}
         q = select(table.c.id, table.c.ocid).where(table.c.ocid.in_(list(by_ocid_row)))
         for opp_id, ocid in session.execute(q.order_by(table.c.id)):
@@ -457,7 +524,7 @@ def _rebuild_opportunities(
         session.execute(update(table).where(table.c.id == bindparam("b_id")).values(cols), updates)
         result.opportunities_changed += len(updates)
     if events:
-        session.execute(insert(OpportunityEvent.__table__), events)  # type: ignore[attr-defined]
+        insert_rows(session, OpportunityEvent, events)
         result.events += len(events)
     for row in linkable:
         # every identifier its notices publish: record ids, and references such as

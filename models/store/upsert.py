@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 
@@ -56,6 +57,56 @@ def insert_ignore_count(
     return inserted
 
 
+def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT full rows (dicts of one shape) the fastest way the dialect has: COPY on
+    PostgreSQL (each value through its column type, as SQLAlchemy would bind it; measured
+    5x faster than executemany for notices), one executemany elsewhere."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    columns = list(rows[0])
+    if conn.dialect.name != "postgresql" or any(len(r) != len(columns) for r in rows):
+        session.execute(insert(table), list(rows))
+        return
+    procs = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {prep.format_table(table)} ({cols}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    v if p is None or v is None else p(v)
+                    for v, p in zip(map(row.__getitem__, columns), procs, strict=True)
+                ]
+            )
+
+
+def insert_new_rows(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert rows not stored yet: COPY on PostgreSQL, in a savepoint, so that rows another
+    writer stored meanwhile (a unique key taken) fall back to ``upsert``; ``upsert`` on
+    SQLite (one writer at a time; its executemany is as fast)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        import psycopg
+
+        try:
+            with session.begin_nested():
+                insert_rows(session, model, rows)
+            return
+        except (IntegrityError, psycopg.errors.UniqueViolation):
+            pass  # another writer stored some of them: insert or update, row by row
+    upsert(session, model, rows, keys=keys, update=update)
+
+
 def insert_plain_rows(
     session: Session, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -98,8 +149,15 @@ def select_plain_in(
     where = f"SELECT {cols} FROM {table} WHERE {prep.quote(column)}"
     # (PostgreSQL: "= ANY(array)" measured 3-60x slower than IN here: the planner, without
     # statistics for rows written in this transaction, scans the table.)
-    marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(values))
-    return [tuple(r) for r in conn.exec_driver_sql(f"{where} IN ({marks})", tuple(values))]
+    # psycopg caches the parsing of a query up to 4 kB long (one of thousands of parameters
+    # was re-parsed each time: 27 ms a query): parts of 800 values on PostgreSQL.
+    step = 800 if conn.dialect.name == "postgresql" else len(values)
+    out: list[tuple[Any, ...]] = []
+    for i in range(0, len(values), step):
+        part = tuple(values[i : i + step])
+        marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(part))
+        out.extend(tuple(r) for r in conn.exec_driver_sql(f"{where} IN ({marks})", part))
+    return out
 
 
 def _mark(style: str) -> str:

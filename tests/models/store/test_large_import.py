@@ -100,3 +100,68 @@ def test_batches_committed_resume_after_a_failure(engine, fixtures_dir, tmp_path
             o.ocid: (o.title, o.deadline, o.value_amount) for o in s.exec(select(Opportunity)).all()
         }
     assert len(resumed) == len({r["payload"]["ocid"] for r in recs})
+
+
+def test_new_notices_another_writer_stored_meanwhile_are_updated(engine, fixtures_dir) -> None:
+    """New notices go in by COPY on PostgreSQL; should another writer have stored one of
+    them since they were looked up, the batch is upserted instead of failing."""
+    from models.store.store import prepare_record
+    from models.store.upsert import insert_new_rows
+
+    path = fixtures_dir / CF_SEARCH
+    recs = [r.model_dump() for r in files.read_file("contracts_finder", "contracts_finder", path)]
+    rows = [prepare_record(r, NOW)[1] for r in recs[:10]]
+    with Session(engine) as s:
+        insert_new_rows(s, Notice, rows[:4], keys=["source", "source_id"], update=["title"])
+        s.commit()
+    for row in rows:
+        row["title"] = "stored again: " + row["title"]
+    with Session(engine) as s:
+        insert_new_rows(s, Notice, rows, keys=["source", "source_id"], update=["title"])
+        s.commit()
+        titles = [n.title for n in s.exec(select(Notice)).all()]
+    assert len(titles) == 10 and all(t.startswith("stored again: ") for t in titles)
+
+
+def test_a_crawl_file_parsed_in_worker_processes_stores_what_one_process_does(
+    engine, fixtures_dir, tmp_path, db_url
+) -> None:
+    """store_jsonl with a parsing process beside the writer: the same notices, opportunities
+    and rejections (an unreadable line, a release without an id) as without it."""
+    from models.store.db import make_engine, migrate
+    from models.store.store import store_jsonl
+    from models.store.tables import IngestError
+
+    path = fixtures_dir / CF_SEARCH
+    lines = [
+        json.dumps(r.model_dump())
+        for r in files.read_file("contracts_finder", "contracts_finder", path)
+    ]
+    bad = json.loads(lines[11])
+    bad["payload"]["id"] = ["a", "list"]
+    lines[11] = json.dumps(bad)
+    lines.insert(20, '{"cut": ')
+    crawl = tmp_path / "crawl.jsonl"
+    crawl.write_text("\n".join(lines) + "\n")
+
+    def stored(url: str, workers: int) -> tuple[Any, ...]:
+        eng = make_engine(url)
+        with Session(eng) as s:
+            r = store_jsonl(s, crawl, "contracts_finder", NOW, True, 25, workers=workers)
+            opps = sorted(
+                (o.ocid, o.title, o.deadline, o.value_amount, o.stage)
+                for o in s.exec(select(Opportunity)).all()
+            )
+            errors = sorted((e.record, e.reason[:40]) for e in s.exec(select(IngestError)).all())
+        eng.dispose()
+        return r.summary(), opps, errors
+
+    with_worker = stored(db_url, 1)
+    other = f"sqlite:///{tmp_path / 'one-process.db'}"
+    migrate(other)
+    alone = stored(other, 0)
+    assert with_worker[0]["inserted"] == 99 and with_worker[0]["rejected"] == 2
+    assert with_worker[1:] == alone[1:]
+    assert {k: v for k, v in with_worker[0].items() if k != "new_opportunity_ids"} == {
+        k: v for k, v in alone[0].items() if k != "new_opportunity_ids"
+    }
