@@ -18,7 +18,7 @@ matcher since, or a profile was deleted).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ from sqlmodel import Session, col, func, select
 
 from matching.engine import Match, match
 from matching.index import ProfileIndex
-from matching.rules import Rules, compile_rules, facts_from
+from matching.rules import Facts, Rules, compile_rules, facts_from
 from models.classify.fit import EARLY_STAGES
 from models.store.checkpoint import get_state
 from models.store.tables import Alert, Opportunity, OpportunityEvent, Organisation, Profile
@@ -152,9 +152,18 @@ def _rows(
     return rows
 
 
-def create_alerts(session: Session, now: datetime, n_shards: int = 1) -> AlertResult:
+def create_alerts(
+    session: Session,
+    now: datetime,
+    n_shards: int = 1,
+    matcher: Callable[[list[Facts], ProfileIndex, datetime], list[Match]] | None = None,
+) -> AlertResult:
     """One incremental matching run (see the module doc); the caller's transaction holds
-    the alerts and the matcher's new place together."""
+    the alerts and the matcher's new place together. ``matcher`` (default
+    ``matching.engine.match``) may spread the work, e.g. over profile parts on workers
+    (``ProfileIndex.split`` and ``matching.engine.join``): it must return what ``match``
+    returns."""
+    run = matcher or match
     state = get_state(session, MATCH_STATE)
     memory = dict(state.state or {})
     last = int(memory.get("event_id", 0))
@@ -182,7 +191,7 @@ def create_alerts(session: Session, now: datetime, n_shards: int = 1) -> AlertRe
     live = [f for f in facts if f.live(now)]
     result.award_notices = sum(1 for f in live if f.category == "award")
     result.opportunities = len(live) - result.award_notices
-    found = match(live, index, now) if len(index) else []
+    found = run(live, index, now) if len(index) else []
     result.matches = len(found)
     welcome: list[Match] = []
     wanted = [p for p in changed if p.active]
@@ -190,7 +199,7 @@ def create_alerts(session: Session, now: datetime, n_shards: int = 1) -> AlertRe
         small = ProfileIndex(rules_of(p) for p in wanted)
         backlog = _open(session, now, set(opp_ids))
         result.welcome_profiles, result.welcome_opportunities = len(wanted), len(backlog)
-        welcome = match([facts_from(o) for o in backlog], small, now)
+        welcome = run([facts_from(o) for o in backlog], small, now)
         orgs = sorted({p.organisation_id for p in wanted})
         told: set[tuple[int, int]] = set()
         for part in _chunks(orgs):

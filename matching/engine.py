@@ -444,21 +444,20 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
     unit_cuts = np.searchsorted(batch.unit_opp, opp_cuts)
     slot_bits = max(len(shard.pid) - 1, 1).bit_length()
     rank_bits = max(batch.max_rank, 1).bit_length()
+    excluded_table = _excluded_table(shard, batch)
+    # per unit, its opportunity and lot rank where they go in a candidate's sort key
+    unit_key = (batch.unit_opp << (slot_bits + rank_bits)) | batch.unit_rank
     out = []
-    for o0, u0, u1 in zip(
-        opp_cuts[:-1].tolist(), unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True
-    ):
+    for u0, u1 in zip(unit_cuts[:-1].tolist(), unit_cuts[1:].tolist(), strict=True):
         parts = [_candidates(src, u0, u1, batch, offer) for src in sources]
         unit = np.concatenate([p[0] for p in parts])
-        slot = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        slot = np.concatenate([p[1] for p in parts], dtype=np.int64)
         if not len(unit):
             continue
-        unit, slot = _without_excluded(shard, batch, unit, slot)
+        unit, slot = _without_excluded(shard, batch, unit, slot, excluded_table)
         # one per (opportunity, profile): the whole opportunity, else its first lot
-        key = (batch.unit_opp[unit] - o0) << slot_bits
-        key |= slot
-        key <<= rank_bits
-        key |= batch.unit_rank[unit]
+        key = slot << rank_bits
+        key |= unit_key[unit]
         key.sort()
         pair = key >> rank_bits
         first = np.ones(len(key), bool)
@@ -467,7 +466,7 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
         slot = pair & ((1 << slot_bits) - 1)
         out.append(
             ShardMatches(
-                ((pair >> slot_bits) + o0).astype(np.int32),
+                (pair >> slot_bits).astype(np.int32),
                 shard.pid[slot],
                 shard.org[slot],
                 (key & ((1 << rank_bits) - 1)).astype(np.int16),
@@ -476,18 +475,40 @@ def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
     return out
 
 
+MAX_EXCLUDED_TABLE = 1 << 26  # units x excluded features, as bytes
+
+
+def _excluded_table(shard: Shard, batch: Batch) -> np.ndarray | None:
+    """Per unit and feature some profile of the shard excludes, whether the unit has it
+    (a small table read at random in cache); None when too large (then searched)."""
+    xf = shard.packed("comp").x_features
+    if not len(xf) or batch.n_units * len(xf) > MAX_EXCLUDED_TABLE:
+        return None
+    keys = batch.unit_feature_keys
+    feat, unit = keys % batch.n_topics, keys // batch.n_topics
+    at = np.minimum(np.searchsorted(xf, feat), len(xf) - 1)
+    ok = xf[at] == feat
+    table = np.zeros(batch.n_units * len(xf), bool)
+    table[unit[ok] * len(xf) + at[ok]] = True
+    return table
+
+
 def _without_excluded(
-    shard: Shard, batch: Batch, unit: np.ndarray, slot: np.ndarray
+    shard: Shard, batch: Batch, unit: np.ndarray, slot: np.ndarray, table: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The candidates whose profile excludes none of their unit's features."""
-    xi = np.flatnonzero(shard.packed("comp").has_x[slot])
+    pk = shard.packed("comp")
+    xi = np.flatnonzero(pk.has_x[slot])
     if not len(xi):
         return unit, slot
     rep, pos = _expand_rows(shard.x_ptr, slot[xi])
-    probe = unit[xi][rep] * batch.n_topics + shard.x_feat[pos]
-    keys = batch.unit_feature_keys
-    at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
-    hit = keys[at] == probe if len(keys) else np.zeros(len(probe), bool)
+    if table is not None:
+        hit = table[unit[xi][rep] * len(pk.x_features) + pk.x_compact[pos]]
+    else:
+        probe = unit[xi][rep] * batch.n_topics + shard.x_feat[pos]
+        keys = batch.unit_feature_keys
+        at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
+        hit = keys[at] == probe if len(keys) else np.zeros(len(probe), bool)
     if not hit.any():
         return unit, slot
     keep = np.ones(len(unit), bool)

@@ -243,6 +243,8 @@ class Packed:
     centre: np.ndarray  # the radius's centre (outcode index) of a grid-cell posting
     radius: np.ndarray  # float32, the largest not above the radius (exact for float32 miles)
     has_x: np.ndarray  # per slot: the profile excludes something
+    x_features: np.ndarray  # the topic features some profile of the shard excludes, sorted
+    x_compact: np.ndarray  # per exclusion (x_feat), its position in x_features
 
     def nbytes(self) -> int:
         own = sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
@@ -389,6 +391,9 @@ class Shard:
         radius[above] = np.nextafter(radius[above], np.float32(-np.inf))
         cell = self.comp_cell if which == "comp" else np.zeros(len(slot), bool)
         run_count = np.diff(np.append(starts, len(keys)))
+        x_features = np.sort(self.x_feat.astype(np.int64))
+        if len(x_features) > 1:
+            x_features = x_features[np.concatenate([[True], x_features[1:] != x_features[:-1]])]
         # within each run, the postings by their high bound's field, lowest (no bound)
         # first: a unit's candidates in a run are then a prefix, found by one look-up
         hi_key = np.repeat(np.arange(len(starts), dtype=np.int64), run_count) << 32
@@ -408,6 +413,8 @@ class Shard:
             centre=np.where(cell, self.centre[slot], 0).astype(np.int32),
             radius=np.where(cell, radius[slot], np.float32(0)).astype(np.float32),
             has_x=np.diff(self.x_ptr) > 0,
+            x_features=x_features,
+            x_compact=np.searchsorted(x_features, self.x_feat).astype(np.int64),
         )
         self._packed[which] = got
         return got

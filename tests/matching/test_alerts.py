@@ -4,12 +4,14 @@ opportunities -> "new" alerts; new or changed profiles -> "welcome" alerts; noth
 from __future__ import annotations
 
 import copy
+import pickle
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
-from matching import alerts
+from matching import alerts, join, match
 from matching.alerts import create_alerts
+from models.store.checkpoint import get_state
 from models.store.store import store_records
 from models.store.tables import Alert, Opportunity, Profile
 from models.subscribers.manage import add_subscriber
@@ -120,3 +122,40 @@ def test_removed_profile_leaves_the_index(engine, fts_files) -> None:
     r = run(engine)
     assert r.profiles == 1  # the deleted profile is gone from the kept index
     assert [o for o, *_ in alert_rows(engine)] != [] and len(alert_rows(engine)) == 1
+
+
+def test_a_matcher_over_profile_parts_gives_the_same_alerts(engine, fts_files) -> None:
+    """``create_alerts(matcher=...)``: each profile part matched on its own (pickled, as a
+    worker gets it) and joined; the alerts are those of the plain run."""
+    calls: list[int] = []
+
+    def by_parts(facts, index, now):
+        parts = [pickle.loads(pickle.dumps(p)) for p in index.split(3)]
+        calls.append(len(parts))
+        return join(match(facts, p, now) for p in parts)
+
+    with Session(engine) as s:
+        store_records(s, fts_records(fts_files), now=NOW)
+        s.commit()
+    for i, prefixes in enumerate([["85"], ["853"], ["45"], ["72", "85"]]):
+        add_subscriber(
+            name=f"Org {i}", email=f"o{i}@o.example.org", cpv_prefixes=prefixes, engine=engine
+        )
+    with Session(engine) as s:
+        r = create_alerts(s, NOW, matcher=by_parts)
+        s.commit()
+    assert calls and r.alerts_created > 0
+    by_parts_rows = alert_rows(engine)
+    with Session(engine) as s:  # the same run without parts, from scratch
+        s.exec(delete(Alert))
+        for p in s.exec(select(Profile)):
+            p.matched_version = None
+            s.add(p)
+        state = get_state(s, alerts.MATCH_STATE)
+        state.state = {}
+        s.add(state)
+        s.commit()
+        alerts._INDEXES.clear()
+        create_alerts(s, NOW)
+        s.commit()
+    assert alert_rows(engine) == by_parts_rows
