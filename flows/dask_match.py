@@ -4,17 +4,12 @@ against the batch as its own Prefect task on the flow's task runner — a Dask c
 through prefect-dask's ``DaskTaskRunner`` when BIDBELL_DASK_ADDRESS names one — and the
 results joined with ``matching.engine.join``, which gives exactly what ``match`` gives on the
 whole index (matching's own tests check that). So the alerts are those of a single-process
-run.
-
-matching/ is another engineer's (issue 10); ``create_alerts`` takes no matcher argument, so
-for the length of a Dask matching run ``matching_with`` swaps the function it calls. A
-``matcher=`` parameter on ``create_alerts`` would make that swap unnecessary.
+run. ``create_alerts(matcher=match_sharded)`` puts the fan-out in place of ``match``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -45,25 +40,13 @@ def match_sharded(facts: Iterable[Facts], index: ProfileIndex, now: datetime) ->
     return join(f.result() for f in futures)
 
 
-@contextmanager
-def matching_with(matcher: Callable[..., list[Match]]) -> Iterator[None]:
-    import matching.alerts as alerts
-
-    saved = alerts.match
-    alerts.match = matcher
-    try:
-        yield
-    finally:
-        alerts.match = saved
-
-
 @flow(name="match_alerts_on_dask", log_prints=False, validate_parameters=False)
 def match_alerts_on_dask(now: datetime, n_shards: int) -> dict[str, Any]:
     """``create_alerts`` (incremental matching, alerts written in one transaction) with
     its matching fanned out per profile shard."""
     engine = get_engine(get_settings().effective_database_url)
-    with session_scope(engine) as session, matching_with(match_sharded):
-        return create_alerts(session, now, n_shards=n_shards).as_dict()
+    with session_scope(engine) as session:
+        return create_alerts(session, now, n_shards=n_shards, matcher=match_sharded).as_dict()
 
 
 def dask_matcher(address: str, n_shards: int) -> Any:
