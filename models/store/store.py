@@ -6,6 +6,7 @@ IngestError row (reason, source, record id, raw payload) and the others are stil
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -15,6 +16,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,7 @@ from models.store.upsert import insert_new_rows, insert_rows, serialise_linking,
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
+BULK_GC_THRESHOLD = 50_000  # allocations between collections while storing (default 700)
 PARALLEL_AT_BYTES = 4 * 1024 * 1024  # a crawl's file this large is parsed in worker processes
 MAX_REJECTIONS_SAID = 20
 
@@ -228,11 +231,28 @@ def store_records(
     if they had come in two imports."""
     now = now or datetime.now(UTC)
     result = StoreResult()
-    for chunk in _chunks(records, batch_size):
-        _store_batch(session, chunk, now, result)
-        if commit_batches:
-            session.commit()
+    with _bulk_gc():
+        for chunk in _chunks(records, batch_size):
+            _store_batch(session, chunk, now, result)
+            if commit_batches:
+                session.commit()
     return result
+
+
+@contextmanager
+def _bulk_gc() -> Iterator[None]:
+    """Fewer cyclic garbage collections while batches of short-lived objects come and go:
+    at the default threshold (700 allocations) they took about a fifth of the writer's CPU
+    (3,000 notices: 2.4 s -> 2.0 s on SQLite, 2.3 s -> 1.7 s on PostgreSQL)."""
+    old = gc.get_threshold()
+    if old[0] >= BULK_GC_THRESHOLD:
+        yield
+        return
+    gc.set_threshold(BULK_GC_THRESHOLD, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 # What one record becomes before it is written: a notice (its key, fields and row), or a
@@ -350,12 +370,13 @@ def store_jsonl(
             session.commit()
 
     try:
-        for part in _chunks(_raw_lines(path), batch_size):
-            pending.append(pool.submit(_prepare_lines, path, source, now, part))
-            if len(pending) > 2 * workers:
+        with _bulk_gc():
+            for part in _chunks(_raw_lines(path), batch_size):
+                pending.append(pool.submit(_prepare_lines, path, source, now, part))
+                if len(pending) > 2 * workers:
+                    write_oldest()
+            while pending:
                 write_oldest()
-        while pending:
-            write_oldest()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return result
