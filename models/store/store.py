@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, text, tuple_, update
 from sqlmodel import Session
 
 from bidbell import jsoncodec
@@ -232,11 +232,22 @@ def store_records(
     now = now or datetime.now(UTC)
     result = StoreResult()
     with _bulk_gc():
-        for chunk in _chunks(records, batch_size):
+        for done, chunk in enumerate(_chunks(records, batch_size), 1):
             _store_batch(session, chunk, now, result)
+            _refresh_statistics(session, done)
             if commit_batches:
                 session.commit()
     return result
+
+
+def _refresh_statistics(session: Session, batches: int) -> None:
+    """PostgreSQL: ANALYZE the tables the store reads back after the 2nd, 8th, 32nd ...
+    batch of one import. Until autovacuum comes round, the planner knows a table only as
+    it was (empty, in a fresh deployment's backfill) and may scan what has grown since."""
+    if batches < 2 or batches & (batches - 1) or batches.bit_length() % 2 != 0:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE notice, opportunity, opportunityblock"))
 
 
 @contextmanager
@@ -364,8 +375,12 @@ def store_jsonl(
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     pending: deque[Future[list[Prepared]]] = deque()
 
+    done = [0]
+
     def write_oldest() -> None:
         _write_batch(session, pending.popleft().result(), now, result)
+        done[0] += 1
+        _refresh_statistics(session, done[0])
         if commit_batches:
             session.commit()
 
