@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bench.common import alike_records, line, scaled_records, write_jsonl, write_package
 from models.formats import normalise
@@ -123,12 +123,12 @@ def compare(fast_url: str, naive_url: str) -> tuple[int, int]:
         for (ocid,) in s.execute(select(Notice.ocid)):
             counts[ocid] = counts.get(ocid, 0) + 1
     with Session(make_engine(fast_url)) as s:
-        q = select(Notice.ocid).where(Notice.ocid.in_(list(want)))
+        q = select(Notice.ocid).where(col(Notice.ocid).in_(list(want)))
         fast_counts: dict[str, int] = {}
         for (ocid,) in s.execute(q):
             fast_counts[ocid] = fast_counts.get(ocid, 0) + 1
         same_notices = [o for o in want if fast_counts.get(o) == counts.get(o)]
-        q = select(*fields).where(Opportunity.ocid.in_(same_notices))
+        q = select(*fields).where(col(Opportunity.ocid).in_(same_notices))
         got = {r[0]: tuple(r) for r in s.execute(q)}
     differ = sum(1 for o in same_notices if got.get(o) != want[o])
     return differ, len(same_notices)

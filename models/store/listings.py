@@ -74,7 +74,7 @@ COLUMNS = (
 # Dedupe features of stored rows by id, with the content hash they were computed from: a
 # candidate met again (the next call-off of a framework, next week's notices of a buyer)
 # is not parsed again. Rows being linked always recompute and replace theirs.
-FEATURE_CACHE_SIZE = 50_000
+FEATURE_CACHE_SIZE = 10_000
 _features: OrderedDict[tuple[str, int], tuple[str, dedupe.Features]] = OrderedDict()
 
 
