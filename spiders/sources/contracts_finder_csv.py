@@ -40,6 +40,14 @@ written ``\x00``); the others are kept. Whatever the bytes, reading yields RawNo
 RawError records and raises nothing but HeaderError (a PageError), before any record, for a
 file that is not an export this reader can use; ``records_from_stream`` turns that into one
 RawError with ``record`` None, the only record of that file.
+
+The one damage that can cost other rows: CSV has no mark to find the next record by, so a
+stray byte just before the opening quote of a field that holds a line break (``,X"two
+lines"``) makes that quote text, as the csv module reads it; the row ends at the field's
+line break, and the field's closing quote opens a field that runs to the next quote,
+taking the rows in between with it (each refused, none lost silently). Reading quotes
+by count instead would keep those rows but lose others to any quote byte inside
+multi-byte text (a UTF-16 row, "•" is 0x22 0x20), which is worse.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bidbell.records import RawError, RawNotice
@@ -20,6 +20,8 @@ from demo.replay.contracts_finder import CF_CSV_CAPTURE
 from models.formats.contracts_finder_csv import normalise_cf_csv_row
 from models.formats.fields import NormaliseError, NoticeFields
 from spiders.sources.contracts_finder_csv import (
+    KEPT_BYTES,
+    MAX_RECORD_BYTES,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     ContractsFinderCsvSpider,
@@ -164,6 +166,10 @@ def mutated_export(header: list[str], rows: list[list[str]], at: int, data: st.D
     elif kind == "bytes":  # stray bytes (no quote: one opens a field that swallows the rest)
         stray = data.draw(st.binary(min_size=1, max_size=8).filter(lambda b: b'"' not in b))
         pos = data.draw(st.integers(0, len(middle) - 2))  # before the row's own line end
+        # not just before a field's opening quote: that damage can cost the rows after it
+        # (CSV cannot resynchronise; the reader's module documents it)
+        opens = middle[pos : pos + 1] == b'"' and (pos == 0 or middle[pos - 1 : pos] == b",")
+        assume(not opens)
         middle = middle[:pos] + stray + middle[pos:]
     after = io.StringIO()
     csv.writer(after, lineterminator="\r\n").writerows(rows[at + 1 :])
@@ -186,6 +192,9 @@ def test_a_mutated_row_never_costs_the_rows_beside_it(table, start, at, data) ->
     for e in records:
         if isinstance(e, RawError):  # a rejection names the row and says why
             assert e.record and e.record.startswith("row ") and e.reason
-            assert len(e.body) <= 80_000
+            # kept whole up to MAX_RECORD_BYTES, an oversized row only its start (a NUL is
+            # kept as the 4 characters \x00), behind the header line
+            most = KEPT_BYTES if "bytes are kept" in e.reason else MAX_RECORD_BYTES
+            assert len(e.body) <= 4 * (most + len(",".join(header)) + 2)
     for n in notices:
         assert isinstance(outcome(SOURCE, n.payload), NoticeFields | NormaliseError)
