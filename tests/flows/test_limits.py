@@ -6,7 +6,10 @@ taken, no crawl is made."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,26 @@ portal = "b"
 type = "find_a_tender"
 base_url = "http://127.0.0.1:8080/fts"
 """
+
+
+def run_apart(coro: Coroutine[object, object, None]) -> None:
+    """asyncio.run in a thread of its own: a session's browser (Playwright's sync API)
+    keeps an event loop running in this one, where asyncio.run refuses to start. The
+    thread runs in a copy of this context (Prefect's temporary settings live there)."""
+    failed: list[BaseException] = []
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            context.run(asyncio.run, coro)
+        except BaseException as exc:  # handed back to the test
+            failed.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if failed:
+        raise failed[0]
 
 
 @pytest.mark.prefect
@@ -55,10 +78,10 @@ def test_sources_on_one_host_take_turns(tmp_path: Path, prefect_api: str) -> Non
     with temporary_settings({PREFECT_API_URL: prefect_api}):
         made = ensure_host_limits(["portal_a", "portal_b", "local"], s)
         assert made == {limit_name("procontract.example.org"): 1}
-        asyncio.run(both("portal_a", "portal_b"))
+        run_apart(both("portal_a", "portal_b"))
         (a0, a1), (b0, b1) = spans["portal_a"], spans["portal_b"]
         assert a1 <= b0 or b1 <= a0  # one after the other, never both at once
         spans.clear()
-        asyncio.run(both("local", "portal_a"))  # a loopback source does not wait
+        run_apart(both("local", "portal_a"))  # a loopback source does not wait
         (l0, l1), (p0, p1) = spans["local"], spans["portal_a"]
         assert l0 < p1 and p0 < l1  # side by side
