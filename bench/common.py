@@ -73,14 +73,19 @@ def scaled_records(n: int, source: str = "find_a_tender") -> Iterator[dict[str, 
         if isinstance(period, dict):
             for key in ("startDate", "endDate"):
                 period[key] = _shift(period.get(key), 301 * k)
-        yield {
-            "source": source,
-            "format": fmt,
-            "source_id": rel["id"],
-            "url": "bench",
-            "fetched_at": "2026-10-06T18:00:00+00:00",
-            "payload": rel,
-        }
+        yield _record(source, fmt, rel)
+
+
+def _record(source: str, fmt: str, rel: dict[str, Any]) -> dict[str, Any]:
+    """A built release as the store takes records."""
+    return {
+        "source": source,
+        "format": fmt,
+        "source_id": rel["id"],
+        "url": "bench",
+        "fetched_at": "2026-10-06T18:00:00+00:00",
+        "payload": rel,
+    }
 
 
 def alike_records(
@@ -107,14 +112,7 @@ def alike_records(
         if isinstance(period, dict):
             for key in ("startDate", "endDate"):
                 period[key] = _shift_by(period.get(key), hours)
-        yield {
-            "source": source,
-            "format": fmt,
-            "source_id": rel["id"],
-            "url": "bench",
-            "fetched_at": "2026-10-06T18:00:00+00:00",
-            "payload": rel,
-        }
+        yield _record(source, fmt, rel)
 
 
 def _shift_by(value: Any, delta: timedelta) -> Any:
