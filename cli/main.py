@@ -198,9 +198,12 @@ def import_(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}", EXIT_BAD_INPUT)
+    from flows.progress import progress_bar
+
     with _writing():
         migrate(s.effective_database_url)
-        r = import_files(source, files, s, utcnow())
+        with progress_bar(f"import {source}", None, unit="records") as advance:
+            r = import_files(source, files, s, utcnow(), progress=advance)
     typer.echo(
         f"{source}: {r.received} record(s) read; {r.inserted} new, {r.updated} updated, "
         f"{r.unchanged} unchanged, {r.rejected} rejected; "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -191,33 +191,54 @@ def collect_source(
 
 
 def _notices_apart(
-    records: Iterable[Any], errors: list[dict[str, Any]], read: list[int]
+    records: Iterable[Any],
+    errors: list[dict[str, Any]],
+    read: list[int],
+    tick: Callable[[int], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The notices among a file's records, as they are read; its errors put in ``errors``;
-    ``read[0]`` counts the records read."""
+    ``read[0]`` counts the records read (``tick`` hears of every 200th)."""
     for rec in records:
         read[0] += 1
+        if tick is not None and read[0] % 200 == 0:
+            tick(read[0])
         if rec.kind == "notice":
             yield rec.model_dump()
         else:
             errors.append(rec.model_dump())
 
 
-def import_files(source: str, files: list[Path], settings: Settings, now: datetime) -> StoreResult:
+def import_files(
+    source: str,
+    files: list[Path],
+    settings: Settings,
+    now: datetime,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> StoreResult:
     """Parse saved payload files of a source and store them like a crawl would: each file
     read as it goes (a file of hundreds of megabytes is never held whole) and stored a
     batch at a time, each batch committed (a failure costs the batch in hand and what
     follows in that file; importing the file again resumes), every rejected record kept
-    with its reason. A summary of the rejections is the source's last error."""
+    with its reason. A summary of the rejections is the source's last error.
+    ``progress(records read so far, None)`` hears how far it is (the total is not known
+    before the files are read)."""
     config = load_configured_sources(settings)[source]
     total = StoreResult()
+    before = 0  # records read from the files already done
     for path in files:
         errors: list[dict[str, Any]] = []
         read = [0]
         records = read_file(source, config.type, path, config.params)
+        tick = None
+        if progress is not None:
+            done_before = before
+
+            def tick(n: int, done_before: int = done_before) -> None:
+                progress(done_before + n, None)
+
         try:
             with session_scope(_engine(settings)) as session:
-                notices = _notices_apart(records, errors, read)
+                notices = _notices_apart(records, errors, read, tick)
                 result = store_records(session, notices, now=now, commit_batches=True)
                 store_errors(session, errors)
         except Exception as exc:  # a bug or the database gone: the rest of this file is not stored
@@ -230,11 +251,15 @@ def import_files(source: str, files: list[Path], settings: Settings, now: dateti
             )
             result.rejected = result.received
             total.add(result)
+            before += read[0]
             continue
         result.received += len(errors)
         for e in errors:
             result.reject(e.get("record") or path.name, str(e.get("reason") or "unknown"))
         total.add(result)
+        before += read[0]
+        if progress is not None:
+            progress(before, None)
     if total.rejected:
         with session_scope(_engine(settings)) as session:
             state = get_state(session, source)

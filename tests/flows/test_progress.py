@@ -33,3 +33,27 @@ def test_one_plain_line_per_finished_step_when_not_a_terminal() -> None:
     assert lines[1].startswith("  FAIL collect contracts_finder: HTTP 500 (")
     assert len(lines) == 2  # no spinner, no colour codes
     assert "\x1b[" not in out.getvalue()
+
+
+def test_an_import_tells_its_progress(env, fixtures_dir) -> None:
+    """A big import (here the real 500-row Contracts Finder export) reports the records
+    read as it goes, ending at what it read; `bidbell import` draws it as a bar."""
+    from bidbell.clock import utcnow
+    from bidbell.settings import get_settings
+    from flows.steps import import_files
+    from models.store.db import migrate
+
+    s = get_settings()
+    migrate(s.effective_database_url)
+    path = (
+        fixtures_dir
+        / "contracts-finder"
+        / ("cf_search_export_csv_2020-04-16_open_notices_part1_even_rows.csv")
+    )
+    heard: list[tuple[int, int | None]] = []
+    r = import_files("contracts_finder_csv", [path], s, utcnow(),
+                     progress=lambda done, total: heard.append((done, total)))  # fmt: skip
+    assert r.received == 500
+    counts = [done for done, _ in heard]
+    assert counts == sorted(counts) and counts[0] < 500 and counts[-1] == 500
+    assert len(heard) >= 3  # told along the way, not only at the end
