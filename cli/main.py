@@ -101,7 +101,9 @@ def collect(
         str | None, typer.Option(help="Collect from this date (UK local if no zone).")
     ] = None,
 ) -> None:
-    """Crawl live sources into the store (from each source's checkpoint to now)."""
+    """Crawl live sources into the store (from each source's checkpoint to now); in a
+    terminal a progress bar per source shows the notices fetched and the rate."""
+    from flows.progress import progress_bar
     from flows.steps import collect_source, known_sources
     from models.store.db import migrate
 
@@ -117,7 +119,8 @@ def collect(
         migrate(s.effective_database_url)
         for name in names:
             typer.echo(f"collecting {name} ...")
-            r = collect_source(name, s, utcnow(), since=when)
+            with progress_bar(f"fetch {name}", None, unit="notices") as advance:
+                r = collect_source(name, s, utcnow(), since=when, progress=advance)
             stored = r.stored
             typer.echo(
                 f"  {name}: {r.notices} notice(s) in {r.windows} window(s); "

@@ -72,12 +72,17 @@ def load_configured_sources(settings: Settings) -> dict[str, SourceConfig]:
 
 
 def crawl_source(
-    name: str, settings: Settings, now: datetime, since: datetime | None = None
+    name: str,
+    settings: Settings,
+    now: datetime,
+    since: datetime | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> CrawlOutcome | None:
     """Run one source's crawl (windowed: from its checkpoint to now). No database writes,
-    so several crawls can run at once. None: nothing to ask for (already up to date)."""
+    so several crawls can run at once. None: nothing to ask for (already up to date).
+    ``progress`` hears the records fetched so far (a backfill's bar)."""
     try:
-        return _crawl_source(name, settings, now, since)
+        return _crawl_source(name, settings, now, since, progress)
     except Exception as exc:  # a source's failure is reported, never raised
         log.exception("%s: the crawl could not run", name)
         out = settings.raw_dir / name / f"{now.strftime('%Y%m%dT%H%M%SZ')}.jsonl"
@@ -93,7 +98,11 @@ def crawl_source(
 
 
 def _crawl_source(
-    name: str, settings: Settings, now: datetime, since: datetime | None = None
+    name: str,
+    settings: Settings,
+    now: datetime,
+    since: datetime | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> CrawlOutcome | None:
     config = load_configured_sources(settings)[name]
     windowed = bool(getattr(load_spider(config.type), "windowed", False))
@@ -117,6 +126,7 @@ def _crawl_source(
         spider_settings(settings),
         timeout=settings.crawl_timeout_s,
         sources_file=settings.sources_file,
+        progress=progress,
     )
     outcome.window = (start.isoformat(), end.isoformat())
     return outcome
@@ -183,11 +193,15 @@ def store_crawl(
 
 
 def collect_source(
-    name: str, settings: Settings, now: datetime, since: datetime | None = None
+    name: str,
+    settings: Settings,
+    now: datetime,
+    since: datetime | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> CollectReport:
     """Crawl one source and store what came. A failure of this source is reported, not
-    raised: other sources go on."""
-    return store_crawl(name, settings, now, crawl_source(name, settings, now, since))
+    raised: other sources go on. ``progress`` hears the records fetched so far."""
+    return store_crawl(name, settings, now, crawl_source(name, settings, now, since, progress))
 
 
 def _notices_apart(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,10 @@ def crawl(
     scrapy_settings: dict[str, Any] | None = None,
     timeout: float = 1800.0,
     sources_file: Path = DEFAULT_SOURCES_FILE,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> CrawlOutcome:
-    """Crawl source ``name`` (from ``sources_file``); ``spider_args`` override its params."""
+    """Crawl source ``name`` (from ``sources_file``); ``spider_args`` override its params.
+    ``progress(records written so far, None)`` hears how far it is, twice a second."""
     known = load_sources(sources_file)
     if name not in known:  # fail here, with the list of known ones
         raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(known))}")
@@ -69,14 +73,22 @@ def crawl(
     )
     root = Path(__file__).resolve().parent.parent
     with outcome.log_path.open("w") as log:
-        try:
-            proc = subprocess.run(
-                cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, cwd=root, check=False
-            )
-            outcome.returncode = proc.returncode
-        except subprocess.TimeoutExpired:
-            outcome.error = f"crawl of {name} exceeded {timeout:.0f}s and was stopped"
-            return outcome
+        if progress is None:
+            try:
+                proc = subprocess.run(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, cwd=root,
+                    check=False,
+                )  # fmt: skip
+                outcome.returncode = proc.returncode
+            except subprocess.TimeoutExpired:
+                outcome.error = f"crawl of {name} exceeded {timeout:.0f}s and was stopped"
+                return outcome
+        else:
+            returncode = _watched(cmd, log, root, timeout, out, progress)
+            if returncode is None:
+                outcome.error = f"crawl of {name} exceeded {timeout:.0f}s and was stopped"
+                return outcome
+            outcome.returncode = returncode
     report_path = out.with_name(out.name + ".report.json")
     if report_path.exists():
         outcome.report = json.loads(report_path.read_text())
@@ -85,3 +97,45 @@ def crawl(
     elif outcome.returncode not in (0, 3):
         outcome.error = f"{name}: crawler exited with {outcome.returncode} (see {outcome.log_path})"
     return outcome
+
+
+def _watched(
+    cmd: list[str],
+    log: Any,
+    root: Path,
+    timeout: float,
+    out: Path,
+    progress: Callable[[int, int | None], None],
+) -> int | None:
+    """Run the crawl, telling ``progress`` how many records its output file holds as it
+    grows (lines counted as they are appended); None when it ran out of time (stopped)."""
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    deadline = time.monotonic() + timeout
+    lines, offset = 0, 0
+
+    def count() -> None:
+        nonlocal lines, offset
+        try:
+            with out.open("rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        last = chunk.rfind(b"\n")
+        if last >= 0:  # whole lines only: a line being written is counted when done
+            lines += chunk.count(b"\n", 0, last + 1)
+            offset += last + 1
+        progress(lines, None)
+
+    while True:
+        try:
+            returncode = proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                return None
+            count()
+            continue
+        count()
+        return returncode

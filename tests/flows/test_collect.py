@@ -36,9 +36,13 @@ def state(s) -> SourceState:
 
 def test_collect_stores_and_checkpoints(env, monkeypatch, replay) -> None:
     s = setup(env, monkeypatch, replay)
-    r = collect_source("find_a_tender", s, NOW, since=SINCE)
+    heard: list[int] = []  # what a backfill's progress bar is told (records fetched)
+    r = collect_source(
+        "find_a_tender", s, NOW, since=SINCE, progress=lambda n, _total: heard.append(n)
+    )
     assert (r.notices, r.windows, r.windows_failed, r.errors, r.error) == (4, 3, 0, 0, None)
     assert r.stored["inserted"] == 4 and r.stored["opportunities_new"] == 4
+    assert heard and heard == sorted(heard) and heard[-1] == r.notices
     st = state(s)
     assert st.checkpoint == NOW and st.last_success_at == NOW and st.last_items == 4
     # the next run starts at the checkpoint and asks only for what is new
