@@ -43,13 +43,22 @@ def real_releases() -> list[tuple[str, dict[str, Any]]]:
     return releases
 
 
-def _shift(value: Any, days: int) -> Any:
+def _shift(value: Any, delta: timedelta) -> Any:
     if not isinstance(value, str) or not value:
         return value
     try:
-        return (parse_iso(value) + timedelta(days=days)).isoformat()
+        return (parse_iso(value) + delta).isoformat()
     except ValueError:
         return value
+
+
+def _move_dates(rel: dict[str, Any], delta: timedelta) -> None:
+    """The release's date and its tender period moved by ``delta``."""
+    rel["date"] = _shift(rel.get("date"), delta)
+    period = (rel.get("tender") or {}).get("tenderPeriod")
+    if isinstance(period, dict):
+        for key in ("startDate", "endDate"):
+            period[key] = _shift(period.get(key), delta)
 
 
 def scaled_records(n: int, source: str = "find_a_tender") -> Iterator[dict[str, Any]]:
@@ -68,11 +77,7 @@ def scaled_records(n: int, source: str = "find_a_tender") -> Iterator[dict[str, 
         rel = copy.deepcopy(original)
         rel["id"] = f"{rel.get('id') or rel['ocid']}-b{i}"
         rel["ocid"] = f"{rel['ocid']}-r{k}"  # releases of one OCID stay one procurement
-        rel["date"] = _shift(rel.get("date"), 301 * k)
-        period = (rel.get("tender") or {}).get("tenderPeriod")
-        if isinstance(period, dict):
-            for key in ("startDate", "endDate"):
-                period[key] = _shift(period.get(key), 301 * k)
+        _move_dates(rel, timedelta(days=301 * k))
         yield _record(source, fmt, rel)
 
 
@@ -107,21 +112,8 @@ def alike_records(
             tender = rel.get("tender")
             if isinstance(tender, dict):
                 tender["title"] = f"{tender.get('title') or ''} refurbishment of block {i}"
-        rel["date"] = _shift_by(rel.get("date"), hours)
-        period = (rel.get("tender") or {}).get("tenderPeriod")
-        if isinstance(period, dict):
-            for key in ("startDate", "endDate"):
-                period[key] = _shift_by(period.get(key), hours)
+        _move_dates(rel, hours)
         yield _record(source, fmt, rel)
-
-
-def _shift_by(value: Any, delta: timedelta) -> Any:
-    if not isinstance(value, str) or not value:
-        return value
-    try:
-        return (parse_iso(value) + delta).isoformat()
-    except ValueError:
-        return value
 
 
 def write_jsonl(path: Path, records: Iterator[dict[str, Any]]) -> int:

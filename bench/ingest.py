@@ -14,7 +14,7 @@ Then, on hard input: ``backfill_100k`` (100,000 notices on PostgreSQL), ``ingest
 call-offs) and ``ingest_200mb_peak_mem`` (a 200 MB release package imported as
 ``bidbell import`` does, in a child process: its peak resident memory).
 
-    python -m bench.ingest [--n 20000] [--postgres URL] [--quick]
+    python -m bench.ingest [--n 20000] [--postgres URL]
 """
 
 from __future__ import annotations

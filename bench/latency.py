@@ -15,9 +15,10 @@ Figures:
   interval plus at most 60 s). Baseline: the same collect -> store -> match -> send run in
   this process without Prefect right after publication (the work alone).
 - ``prefect_overhead_per_run``: for each completed collect run, the time from when it was
-  due (expected start) to its end, less the time its task runs took (Prefect's scheduling,
-  the runner's poll, starting the flow-run process, orchestration). Baseline: the task
-  runs' own time.
+  due (expected start), or from when it started if the runner started it early (it does,
+  by a fraction of a second), to its end, less the time its task runs took (Prefect's
+  scheduling, the runner's poll, starting the flow-run process, orchestration). Baseline:
+  the task runs' own time.
 """
 
 from __future__ import annotations
@@ -153,7 +154,9 @@ def main() -> int:
             overheads, work, late, walls = [], [], [], []
             for r in runs:
                 due = _ts(r["expected_start_time"])
-                wall = (_ts(r["end_time"]) - due).total_seconds()
+                # from due, or from the start when the runner began ahead of it: from due
+                # alone an early start made the overhead negative
+                wall = (_ts(r["end_time"]) - min(due, _ts(r["start_time"]))).total_seconds()
                 tasks = _task_seconds(api, r["id"])
                 overheads.append(wall - tasks)
                 work.append(tasks)
@@ -171,7 +174,8 @@ def main() -> int:
     target = f"<= 90 s (max of {len(latencies)}: {most:.1f} s; polled every {INTERVAL_S} s)"
     line("latency_publish_to_smtp", statistics.median(latencies), "s", base, target)
     runs_note = (
-        f"report (median of {len(overheads)} runs: due -> end {statistics.median(walls):.1f} s,"
+        f"report (median of {len(overheads)} runs: due (or an earlier start) -> end"
+        f" {statistics.median(walls):.1f} s,"
         f" of which due -> running {statistics.median(late):.1f} s; baseline: the runs' task"
         " time)"
     )

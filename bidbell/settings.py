@@ -190,7 +190,6 @@ class Settings(BaseSettings):
         description='Serve only these deployments, JSON: ["collect-find_a_tender"] (e.g. '
         "digests on one machine only). Unset: all of them.",
     )
-    serve_web: bool = Field(default=True, description="bidbell serve starts the web app too.")
     prefect_port: int = Field(
         default=4200,
         ge=0,

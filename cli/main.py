@@ -521,6 +521,7 @@ def target_add(
 ) -> None:
     """Send a copy of the organisation's instant alerts to this target as well."""
     from models.store.db import get_engine, session_scope
+    from notifiers.dispatch import redact
     from notifiers.targets import TargetRefused, add_target
 
     _subscribers_ready()
@@ -530,7 +531,7 @@ def target_add(
             t = add_target(s, org_id, url, get_settings(), utcnow(), label)
             shown = f"target {t.id} ({t.label}) added for organisation {org_id}"
     except TargetRefused as exc:
-        _fail(f"{url.split('://', 1)[0]}://...: {exc}", EXIT_BAD_INPUT)
+        _fail(f"{redact(url)}: {exc}", EXIT_BAD_INPUT)
         return
     typer.echo(shown)
 
@@ -800,9 +801,6 @@ def train_sectors() -> None:
     )
 
 
-DIGEST_KINDS = ("daily", "weekly", "infrastructure")
-
-
 def _org_ids(email: str | None) -> list[int] | None:
     if email is None:
         return None
@@ -832,8 +830,10 @@ def digest(
     """Send the digests due now: daily (07:00 UK), weekly (Monday 07:00 UK) or the
     infrastructure organisations' weekly digest (chart and CSV). --dry-run writes them to
     var/digests/ (.eml; .txt for an SMS) instead, and records nothing."""
-    if kind not in DIGEST_KINDS:
-        _fail(f"unknown digest kind {kind!r}; known: {', '.join(DIGEST_KINDS)}", EXIT_BAD_INPUT)
+    from notifiers.digest import SCHEDULED_KINDS
+
+    if kind not in SCHEDULED_KINDS:
+        _fail(f"unknown digest kind {kind!r}; known: {', '.join(SCHEDULED_KINDS)}", EXIT_BAD_INPUT)
     from models.store.db import get_engine, migrate
     from notifiers.digest import send_due_digests, write_digests
     from notifiers.outbox import DeliveryReport, Sender

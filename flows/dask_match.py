@@ -9,6 +9,7 @@ run. ``create_alerts(matcher=match_sharded)`` puts the fan-out in place of ``mat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -30,11 +31,12 @@ def match_part(facts: list[Facts], part: ProfileIndex, now: datetime) -> list[Ma
     return match(facts, part, now)
 
 
-def match_sharded(facts: Iterable[Facts], index: ProfileIndex, now: datetime) -> list[Match]:
-    """``matching.engine.match`` with one task per profile part, submitted to the current
-    flow's task runner, joined as ``match`` would order them."""
+def match_sharded(
+    facts: Iterable[Facts], index: ProfileIndex, now: datetime, n: int
+) -> list[Match]:
+    """``matching.engine.match`` with one task per profile part (``n`` parts), submitted to
+    the current flow's task runner, joined as ``match`` would order them."""
     batch = list(facts)
-    n = get_settings().match_shards
     parts = index.split(n) if index.part == (0, 1) and n > 1 else [index]
     futures = [match_part.submit(batch, part, now) for part in parts]
     return join(f.result() for f in futures)
@@ -46,10 +48,11 @@ def match_alerts_on_dask(now: datetime, n_shards: int) -> dict[str, Any]:
     its matching fanned out per profile shard."""
     engine = get_engine(get_settings().effective_database_url)
     with session_scope(engine) as session:
-        return create_alerts(session, now, n_shards=n_shards, matcher=match_sharded).as_dict()
+        matcher = functools.partial(match_sharded, n=n_shards)
+        return create_alerts(session, now, n_shards=n_shards, matcher=matcher).as_dict()
 
 
-def dask_matcher(address: str, n_shards: int) -> Any:
+def dask_matcher(address: str) -> Any:
     """The subflow above bound to the Dask cluster at ``address``."""
     from prefect_dask import DaskTaskRunner
 

@@ -207,9 +207,7 @@ def prefect_yaml(settings: Settings) -> str:
 
 
 def main() -> None:  # python -m flows.deployments > prefect.yaml
-    from bidbell.settings import Settings as Fresh
-
-    print(prefect_yaml(Fresh(schedule_override_s=None, source_urls={})), end="")
+    print(prefect_yaml(Settings(schedule_override_s=None, source_urls={})), end="")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from flows.health import record_source_run
 from flows.limits import ensure_host_limits, host_slot
 from flows.locks import pipeline_write_lock
 from flows.progress import reporter
-from flows.summary import ARTIFACT_KEY, summary_markdown
+from flows.summary import ARTIFACT_KEY, digest_markdown, summary_markdown
 from models.store.db import writer_lock
 from spiders.crawl import CrawlOutcome
 
@@ -206,7 +206,7 @@ def _store_match_send(
     sectors = _stage("sectors from text", errors, label_sectors, now)
     settings = get_settings()
     if settings.dask_address:  # one task per profile shard on the Dask cluster
-        matcher = dask_matcher(settings.dask_address, settings.match_shards)
+        matcher = dask_matcher(settings.dask_address)
         alerts = _stage("match", errors, matcher, now, settings.match_shards)
     else:
         alerts = _stage("match", errors, match_alerts, now)
@@ -227,16 +227,22 @@ def _store_match_send(
 
 def publish_summary(summary: dict[str, Any]) -> None:
     """The run's summary as a markdown artifact (flows.summary); never fails the run."""
+    _publish(
+        summary_markdown(summary),
+        ARTIFACT_KEY,
+        "Per source: fetched, new, changed, failed, duration; alerts.",
+    )
+
+
+def _publish(markdown: str, key: str, description: str) -> None:
+    """A markdown artifact in the Prefect UI; the API unreachable costs only the artifact
+    (the run itself has done its work)."""
     from prefect.artifacts import create_markdown_artifact
 
     try:
-        create_markdown_artifact(
-            markdown=summary_markdown(summary),
-            key=ARTIFACT_KEY,
-            description="Per source: fetched, new, changed, failed, duration; alerts.",
-        )
-    except Exception as exc:  # the API unreachable: the run itself has done its work
-        log.warning("run summary not published: %s: %s", type(exc).__name__, exc)
+        create_markdown_artifact(markdown=markdown, key=key, description=description)
+    except Exception as exc:
+        log.warning("%s not published: %s: %s", key, type(exc).__name__, exc)
 
 
 def run_store(
@@ -266,17 +272,4 @@ def send_digests(kinds: list[str]) -> dict[str, Any]:
 
 
 def _publish_digest_summary(kinds: list[str], report: dict[str, Any]) -> None:
-    from prefect.artifacts import create_markdown_artifact
-
-    try:
-        create_markdown_artifact(
-            markdown=(
-                f"# Digests: {', '.join(kinds)}\n\n| Digests | Count |\n|---|---:|\n"
-                f"| sent | {report.get('digests_sent', 0)} |\n"
-                f"| failed | {report.get('digests_failed', 0)} |\n"
-            ),
-            key="digest-summary",
-            description="Digests made and sent by this run.",
-        )
-    except Exception as exc:
-        log.warning("digest summary not published: %s: %s", type(exc).__name__, exc)
+    _publish(digest_markdown(kinds, report), "digest-summary", "Digests made and sent by this run.")

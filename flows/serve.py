@@ -25,22 +25,23 @@ from typing import Any
 import httpx
 import typer
 
+from bidbell.net import free_port
 from bidbell.settings import get_settings
 from flows.runner import prepare_prefect_env
 
 HEALTH_WAIT_S = 120.0
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, what: str, log: Path) -> None:
-    deadline = time.monotonic() + HEALTH_WAIT_S
+def wait_healthy(
+    url: str,
+    proc: subprocess.Popen[bytes] | None,
+    what: str,
+    log: Path,
+    wait_s: float = HEALTH_WAIT_S,
+) -> None:
+    """Until ``url`` answers 200; RuntimeError naming ``what`` and its log's first error when
+    ``proc`` ends first or ``wait_s`` passes."""
+    deadline = time.monotonic() + wait_s
     while True:
         try:
             if httpx.get(url, timeout=2).status_code == 200:
@@ -56,7 +57,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, what: str, log
 
 def start_prefect_server(home: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
     """A Prefect server with its services (the scheduler makes the scheduled runs)."""
-    port = port or _free_port()
+    port = port or free_port()
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
     env.pop("PREFECT_SERVER_EPHEMERAL_ENABLED", None)
@@ -73,7 +74,7 @@ def start_prefect_server(home: Path, port: int) -> tuple[subprocess.Popen[bytes]
     )  # fmt: skip
     log.close()
     url = f"http://127.0.0.1:{port}/api"
-    _wait_healthy(f"{url}/health", proc, "the Prefect server", log_path)
+    wait_healthy(f"{url}/health", proc, "the Prefect server", log_path)
     return proc, url
 
 
@@ -85,7 +86,7 @@ def start_web(host: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
         cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
     log.close()
-    _wait_healthy(f"http://{host}:{port}/", proc, "the web app", log_path)
+    wait_healthy(f"http://{host}:{port}/", proc, "the web app", log_path)
     return proc
 
 
@@ -123,7 +124,7 @@ def serve_all(host: str, port: int, web: bool) -> int:
             typer.echo(f"Prefect server: {api.removesuffix('/api')} (log {home / 'server.log'})")
         else:
             typer.echo(f"Prefect server: {os.environ['PREFECT_API_URL']}")
-        if web and settings.serve_web:
+        if web:
             web_proc = start_web(host, port, settings.var_dir / "web.log")
             typer.echo(f"web app: http://{host}:{port}/ (log {settings.var_dir / 'web.log'})")
         return _serve(settings)

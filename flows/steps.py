@@ -26,6 +26,7 @@ from models.store.store import (
     store_jsonl,
     store_records,
 )
+from notifiers.digest import SCHEDULED_KINDS
 from notifiers.feeds import FEED_ITEMS, build_feed, write_feed
 from notifiers.outbox import DeliveryReport, deliver
 from spiders.config import SourceConfig, load_sources
@@ -243,13 +244,7 @@ def import_files(
         errors: list[dict[str, Any]] = []
         read = [0]
         records = read_file(source, config.type, path, config.params)
-        tick = None
-        if progress is not None:
-            done_before = before
-
-            def tick(n: int, done_before: int = done_before) -> None:
-                progress(done_before + n, None)
-
+        tick = None if progress is None else (lambda n, b=before: progress(b + n, None))
         try:
             with session_scope(_engine(settings)) as session:
                 notices = _notices_apart(records, errors, read, tick)
@@ -304,9 +299,6 @@ def match_alerts(settings: Settings, now: datetime) -> AlertResult:
         return create_alerts(session, now)
 
 
-DIGEST_KINDS = ("daily", "weekly", "infrastructure")
-
-
 def deliver_alerts(settings: Settings, now: datetime, digests: bool = True) -> DeliveryReport:
     """One outbox run: change alerts and due reminders into the outbox, then every due
     alert sent (instant ones by email through the pooled SMTP channel, SMS and other
@@ -316,7 +308,7 @@ def deliver_alerts(settings: Settings, now: datetime, digests: bool = True) -> D
     engine = _engine(settings)
     report = deliver(engine, settings, now)
     if digests:
-        send_digests(settings, now, DIGEST_KINDS, report)
+        send_digests(settings, now, SCHEDULED_KINDS, report)
     return report
 
 

@@ -52,3 +52,12 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += ["", "## Stage errors", ""]
         lines += [f"- **{_cell(k)}**: {_cell(v)}" for k, v in errors.items()]
     return "\n".join(lines) + "\n"
+
+
+def digest_markdown(kinds: list[str], report: dict[str, Any]) -> str:
+    """A digest run's artifact: the kinds made, how many were sent and failed."""
+    return (
+        f"# Digests: {', '.join(kinds)}\n\n| Digests | Count |\n|---|---:|\n"
+        f"| sent | {report.get('digests_sent', 0)} |\n"
+        f"| failed | {report.get('digests_failed', 0)} |\n"
+    )

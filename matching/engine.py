@@ -6,7 +6,7 @@
    numbers of all texts at once, read with one ``np.frombuffer``) and its opportunity's
    area features; the (topic, area) pairs of every unit become int64 query keys, in unit
    order. Done once per batch, whatever the number of shards.
-2. ``match_shard``: each key finds its run of the shard's postings (``np.searchsorted`` on
+2. ``_match_chunks``: each key finds its run of the shard's postings (``np.searchsorted`` on
    the distinct keys), cut to the profiles whose high bound of value the unit passes (the
    run is ordered by it); the batch is taken in chunks of whole opportunities of about
    ``CHUNK_CANDIDATES`` candidates, (unit, profile) pairs that already satisfy the topic
@@ -25,7 +25,7 @@ the two agree on every pair.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -299,32 +299,17 @@ class ShardMatches:
     def __len__(self) -> int:
         return len(self.opp)
 
-    @staticmethod
-    def join(parts: Sequence[ShardMatches]) -> ShardMatches:
-        """One set of arrays for these parts (copied once)."""
-        if not parts:
-            return ShardMatches()
-        return ShardMatches(
-            np.concatenate([p.opp for p in parts]),
-            np.concatenate([p.profile_id for p in parts]),
-            np.concatenate([p.organisation_id for p in parts]),
-            np.concatenate([p.lot for p in parts]),
-        )
-
 
 @dataclass
 class MatchArrays:
-    """Every match of a batch as arrays, in parts (one per shard and chunk of the batch):
-    a consumer streams the parts; ``joined`` copies them into one set of arrays (for a
-    million profiles that copy alone is most of a gigabyte)."""
+    """Every match of a batch as arrays, in parts (one per shard and chunk of the batch),
+    which a consumer streams: never copied into one set of arrays (for a million profiles
+    that copy alone is most of a gigabyte)."""
 
     parts: list[ShardMatches] = field(default_factory=list)
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.parts)
-
-    def joined(self) -> ShardMatches:
-        return ShardMatches.join(self.parts)
 
 
 @dataclass
@@ -418,12 +403,9 @@ def _offer(shard: Shard, batch: Batch) -> list[np.ndarray]:
     return pk.layout.offer([right, len(t) - left, batch.unit_fit, batch.unit_days, *room])
 
 
-def match_shard(shard: Shard, batch: Batch) -> ShardMatches:
-    """Every (opportunity, profile, lot) of this shard that matches: see the module doc."""
-    return ShardMatches.join(_match_chunks(shard, batch))
-
-
 def _match_chunks(shard: Shard, batch: Batch) -> list[ShardMatches]:
+    """Every (opportunity, profile, lot) of this shard that matches, a chunk of the batch
+    at a time: see the module doc."""
     """The shard's matches, one part per chunk of the batch: whole opportunities of about
     ``CHUNK_CANDIDATES`` candidates each (small enough for the processor's cache)."""
     n_opp = len(batch.facts)
@@ -639,35 +621,35 @@ def explain(r: Rules, f: Facts, lot: int, now: datetime) -> tuple[list[str], int
 
 
 def to_matches(
-    found: MatchArrays | ShardMatches,
+    found: MatchArrays,
     batch: Batch,
     rules: ProfileIndex | dict[int, Rules] | None = None,
 ) -> list[Match]:
-    """Match objects, with reasons and score when the profiles' rules are given."""
+    """Match objects, with reasons and score when the profiles' rules are given (read part
+    by part: the parts are not joined first)."""
     out = []
-    if isinstance(found, MatchArrays):
-        found = found.joined()
-    for o, pid, org, lot in zip(
-        found.opp.tolist(),
-        found.profile_id.tolist(),
-        found.organisation_id.tolist(),
-        found.lot.tolist(),
-        strict=True,
-    ):
-        f = batch.facts[o]
-        chosen = next((x for x in f.lots if x.index == lot), None) if lot else None
-        m = Match(
-            organisation_id=org,
-            profile_id=pid,
-            opportunity_id=f.id,
-            lot=lot,
-            lot_id=chosen.id if chosen else None,
-            lot_title=(chosen.title or None) if chosen else None,
-        )
-        r = rules.rule(pid) if isinstance(rules, ProfileIndex) else (rules or {}).get(pid)
-        if r is not None:
-            m.reasons, m.score = explain(r, f, lot, batch.now)
-        out.append(m)
+    for part in found.parts:
+        for o, pid, org, lot in zip(
+            part.opp.tolist(),
+            part.profile_id.tolist(),
+            part.organisation_id.tolist(),
+            part.lot.tolist(),
+            strict=True,
+        ):
+            f = batch.facts[o]
+            chosen = next((x for x in f.lots if x.index == lot), None) if lot else None
+            m = Match(
+                organisation_id=org,
+                profile_id=pid,
+                opportunity_id=f.id,
+                lot=lot,
+                lot_id=chosen.id if chosen else None,
+                lot_title=(chosen.title or None) if chosen else None,
+            )
+            r = rules.rule(pid) if isinstance(rules, ProfileIndex) else (rules or {}).get(pid)
+            if r is not None:
+                m.reasons, m.score = explain(r, f, lot, batch.now)
+            out.append(m)
     return out
 
 

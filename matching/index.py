@@ -199,21 +199,9 @@ def _csr(lists: Sequence[Sequence[int]], dtype: type = np.int32) -> tuple[np.nda
     return ptr, flat
 
 
-def _expand(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row, the positions of its entries in a CSR: (row of each, position)."""
-    counts = ptr[rows + 1] - ptr[rows]
-    total = int(counts.sum())
-    rep = np.repeat(np.arange(len(rows)), counts)
-    offsets = np.cumsum(counts) - counts
-    pos = (
-        np.arange(total, dtype=np.int64) - np.repeat(offsets, counts) + np.repeat(ptr[rows], counts)
-    )
-    return rep, pos
-
-
 # bits of a profile's "forbidden" mask and of a unit's "offer" (one bit set per part):
 # the candidate passes when the two share no bit
-STAGE_BITS = 0  # bits 0-3: CATEGORY_BIT of the unit's stage
+# bits 0-3: CATEGORY_BIT of the unit's stage
 SUIT_SHIFT = 4  # bits 4-7: the unit's SME/VCSE state (sme | vcse << 1), one-hot
 NAN_BIT = 1 << 8  # the unit states no value
 FORBID_BITS = 9
@@ -222,19 +210,16 @@ FORBID_BITS = 9
 @dataclass
 class Packed:
     """A shard's profile requirements laid out along its postings (one entry per posting,
-    read in order when a run of postings is a query's candidates), in small numbers:
-    - stages not asked for, SME/VCSE states not accepted, "value not stated" refused, as
-      bits (``forbidden_bits``), each a field of the words;
-    - ``lo_r``/``hi_r``: the value range as positions in ``thresholds`` (the sorted
-      distinct bounds of the shard), so that a value is in range when its own position
-      says so (exact: no rounding of pounds);
-    - ``min_fit``, ``min_days``; ``cell`` (found through a grid cell: the distance is
-      checked); ``slot``."""
+    read in order when a run of postings is a query's candidates): ``words``, each
+    profile's requirements packed by ``layout`` (stages not asked for, SME/VCSE states
+    not accepted and "value not stated" refused as bits; the value range as positions in
+    ``thresholds``, the sorted distinct bounds of the shard, exact: no rounding of pounds;
+    lowest fit; fewest days left); ``cell`` (found through a grid cell: the distance is
+    checked); ``slot``, the profile's place in the shard."""
 
     thresholds: np.ndarray
     run_key: np.ndarray  # the distinct keys of the postings, sorted
     run_start: np.ndarray  # where each key's run of postings starts
-    run_count: np.ndarray
     hi_key: np.ndarray  # run << 32 | the high bound's field, sorted (see ``Shard.packed``)
     slot: np.ndarray
     words: list[np.ndarray]  # the ordered requirements, packed (``Layout``), per word
@@ -404,7 +389,6 @@ class Shard:
             thresholds=thresholds,
             run_key=keys[starts],
             run_start=starts,
-            run_count=run_count,
             hi_key=hi_key,
             slot=slot,
             words=[w[slot] for w in req],

@@ -77,6 +77,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_AT = time(7, 0)
 KINDS = ("daily", "weekly", "welcome", "infrastructure")
+SCHEDULED_KINDS = ("daily", "weekly", "infrastructure")  # made when due (welcome: on sign-up)
 OPEN_STAGES = (*sorted(EARLY_STAGES), "tender")
 LOW_VALUE = 30_000
 CLOSING_DAYS = 14

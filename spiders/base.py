@@ -288,14 +288,10 @@ class OcdsReleasePackageSpider(BidbellSpider):
             if parts is None:
                 raise PageError("malformed page: JSON nested too deeply to read") from None
             others, raw_releases = parts
-            records: list[RawNotice | RawError] = []
-            for position, raw in enumerate(raw_releases):
-                try:
-                    release = loads_tolerant(raw)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    records.append(cls.record_error(source, url, position, fetched, str(exc), raw))
-                    continue
-                records.append(cls.notice_from_release(release, url, position, fetched, source))
+            records = [
+                cls.record_from_raw(raw, url, position, fetched, source)
+                for position, raw in enumerate(raw_releases)
+            ]
             return records, cls.next_link(others)
         except (ValueError, UnicodeDecodeError) as exc:
             raise PageError(f"malformed page: {exc}") from exc
@@ -306,6 +302,19 @@ class OcdsReleasePackageSpider(BidbellSpider):
             for position, release in enumerate(package["releases"])
         ]
         return records, cls.next_link(package)
+
+    @classmethod
+    def record_from_raw(
+        cls, raw: str | bytes, url: str, position: int, fetched: str, source: str
+    ) -> RawNotice | RawError:
+        """One release's own JSON text -> its record, or a RawError with that text when it
+        cannot be read (the releases beside it are read on their own)."""
+        try:
+            release = loads_tolerant(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            return cls.record_error(source, url, position, fetched, str(exc), text)
+        return cls.notice_from_release(release, url, position, fetched, source)
 
     @staticmethod
     def next_link(package: dict[str, Any]) -> str | None:

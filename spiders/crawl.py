@@ -73,22 +73,11 @@ def crawl(
     )
     root = Path(__file__).resolve().parent.parent
     with outcome.log_path.open("w") as log:
-        if progress is None:
-            try:
-                proc = subprocess.run(
-                    cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, cwd=root,
-                    check=False,
-                )  # fmt: skip
-                outcome.returncode = proc.returncode
-            except subprocess.TimeoutExpired:
-                outcome.error = f"crawl of {name} exceeded {timeout:.0f}s and was stopped"
-                return outcome
-        else:
-            returncode = _watched(cmd, log, root, timeout, out, progress)
-            if returncode is None:
-                outcome.error = f"crawl of {name} exceeded {timeout:.0f}s and was stopped"
-                return outcome
-            outcome.returncode = returncode
+        returncode = _watched(cmd, log, root, timeout, out, progress)
+    if returncode is None:
+        outcome.error = f"crawl of {name} exceeded {timeout:.0f}s and was stopped"
+        return outcome
+    outcome.returncode = returncode
     report_path = out.with_name(out.name + ".report.json")
     if report_path.exists():
         outcome.report = json.loads(report_path.read_text())
@@ -105,16 +94,19 @@ def _watched(
     root: Path,
     timeout: float,
     out: Path,
-    progress: Callable[[int, int | None], None],
+    progress: Callable[[int, int | None], None] | None,
 ) -> int | None:
-    """Run the crawl, telling ``progress`` how many records its output file holds as it
-    grows (lines counted as they are appended); None when it ran out of time (stopped)."""
+    """Run the crawl, telling ``progress`` (if any) how many records its output file holds
+    as it grows (lines counted as they are appended); None when it ran out of time (the
+    crawl is stopped)."""
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     deadline = time.monotonic() + timeout
     lines, offset = 0, 0
 
     def count() -> None:
         nonlocal lines, offset
+        if progress is None:
+            return
         try:
             with out.open("rb") as f:
                 f.seek(offset)

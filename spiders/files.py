@@ -193,13 +193,7 @@ def _stream_package(
     try:
         with path.open("rb") as stream:
             for raw in iter_array_items(stream):
-                try:
-                    release = loads_tolerant(raw)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    text = raw.decode("utf-8", "replace")
-                    yield spider.record_error(source, url, position, fetched, str(exc), text)
-                else:
-                    yield spider.notice_from_release(release, url, position, fetched, source)
+                yield spider.record_from_raw(raw, url, position, fetched, source)
                 position += 1
     except (OSError, ValueError) as exc:
         if not position:

@@ -166,11 +166,9 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server (~15 s a time). The demo's test keeps the real local mode, as a user runs it."""
     import subprocess
     import sys
-    import time
 
-    import httpx
-
-    from demo.mailsink import free_port
+    from bidbell.net import free_port
+    from flows.serve import wait_healthy
 
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
@@ -189,18 +187,12 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail(f"the Prefect server did not start: {(home / 'server.log').read_text()}")
-        time.sleep(0.5)
+    try:
+        wait_healthy(f"{url}/health", proc, "the Prefect server", home / "server.log")
+    except RuntimeError as exc:
+        proc.kill()
+        log.close()
+        pytest.fail(f"{exc}: {(home / 'server.log').read_text()}")
     yield url
     proc.terminate()
     try:

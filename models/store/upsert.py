@@ -3,7 +3,7 @@ and plain-value fast paths through the DB-API (its parameter marks differ)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -70,17 +70,28 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
         session.execute(insert(table), list(rows))
         return
     procs = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
+    _copy(
+        conn,
+        table,
+        columns,
+        (
+            [
+                v if p is None or v is None else p(v)
+                for v, p in zip(map(row.__getitem__, columns), procs, strict=True)
+            ]
+            for row in rows
+        ),
+    )
+
+
+def _copy(conn: Any, table: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL's COPY FROM STDIN of these rows (values as the driver adapts them)."""
     prep = conn.dialect.identifier_preparer
     cols = ", ".join(prep.quote(c) for c in columns)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = conn.connection.driver_connection.cursor()
     with cursor.copy(f"COPY {prep.format_table(table)} ({cols}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(
-                [
-                    v if p is None or v is None else p(v)
-                    for v, p in zip(map(row.__getitem__, columns), procs, strict=True)
-                ]
-            )
+            copy.write_row(row)
 
 
 def insert_new_rows(
@@ -116,15 +127,12 @@ def insert_plain_rows(
     if not rows:
         return
     conn = session.connection()
+    if conn.dialect.name == "postgresql":  # COPY: measured 8x faster than executemany here
+        _copy(conn, model.__table__, columns, rows)  # type: ignore[attr-defined]
+        return
     prep = conn.dialect.identifier_preparer
     table = prep.format_table(model.__table__)  # type: ignore[attr-defined]
     cols = ", ".join(prep.quote(c) for c in columns)
-    if conn.dialect.name == "postgresql":  # COPY: measured 8x faster than executemany here
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
     mark = _mark(conn.dialect.paramstyle)
     sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, list(rows))

@@ -74,7 +74,7 @@ def test_dask_matching_equals_single_process(
                          dashboard_address=None) as cluster,
             temporary_settings({PREFECT_API_URL: prefect_api}),
         ):  # fmt: skip
-            flow = dask_matcher(cluster.scheduler_address, 3)
+            flow = dask_matcher(cluster.scheduler_address)
             state = flow(parse_iso(AS_OF), 3, return_state=True)
             assert state.is_completed(), state.message
             on_dask = state.result()

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bidbell.clock import parse_iso
+from bidbell.net import free_port
 from bidbell.settings import get_settings, reset_settings
-from demo.mailsink import MailSink, free_port
+from demo.mailsink import MailSink
 from demo.replay import replay_all
 from demo.replay.fts import load_fts_captures
 from demo.run import DEMO_PARAMS, INFRASTRUCTURE, SAMPLE_SUBSCRIBERS, _earliest
+from flows.serve import stop, wait_healthy
 from models.store.checkpoint import get_state
 from models.store.db import dispose_engines, get_engine, make_engine, migrate, session_scope
 from models.subscribers.manage import add_subscriber
@@ -112,6 +115,15 @@ def _plain(row: Any) -> tuple[Any, ...]:
 _INSTANT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?")
 
 
+@contextmanager
+def stopped_at_end(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for p in procs:
+            stop(p, 60)
+
+
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -132,6 +144,7 @@ def test_workers_and_dask_store_and_alert_as_one_process(
     procs: list[subprocess.Popen[bytes]] = []
     with (
         server,
+        stopped_at_end(procs),  # the server and workers, also when an assertion fails
         MailSink() as smtp,
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -181,17 +194,8 @@ def test_workers_and_dask_store_and_alert_as_one_process(
              "127.0.0.1", "--port", str(port)],
             server_env, tmp_path / "prefect-server.log",
         ))  # fmt: skip
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and procs[0].poll() is None, (
-                tmp_path / "prefect-server.log"
-            ).read_text()
-            time.sleep(1)
+        wait_healthy(f"{api}/health", procs[0], "the Prefect server",
+                     tmp_path / "prefect-server.log", wait_s=180)  # fmt: skip
         client_env = {**prefect_env, "PREFECT_API_URL": api, "BIDBELL_HOME": str(ROOT),
                       "PREFECT_HOME": str(tmp_path / "prefect-client")}  # fmt: skip
         prefect_cli = [sys.executable, "-m", "flows.prefect_server"]
@@ -245,9 +249,7 @@ def test_workers_and_dask_store_and_alert_as_one_process(
         pool_workers = httpx.post(f"{api}/work_pools/{POOL}/workers/filter", json={},
                                   timeout=30).json()  # fmt: skip
         for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(60)
+            stop(p, 60)
         got = stored(app_url)
         dispose_engines()
 

@@ -14,7 +14,6 @@ from matching.index import Layout
 from models.subscribers.criteria import Criteria
 
 numbers = st.integers(min_value=-(2**20), max_value=2**20)
-column = st.lists(st.tuples(numbers, st.booleans()), min_size=1, max_size=8)
 
 
 @settings(max_examples=200, deadline=None)

@@ -95,11 +95,32 @@ def test_batches_committed_resume_after_a_failure(engine, fixtures_dir, tmp_path
         r = store_records(s, recs, now=NOW, commit_batches=True, batch_size=30)
         assert (r.unchanged, r.inserted) == (60, 40)
         assert s.exec(select(func.count()).select_from(Notice)).one() == 100
-    with Session(engine) as s:  # the same opportunities as one import in one go
-        resumed = {
-            o.ocid: (o.title, o.deadline, o.value_amount) for o in s.exec(select(Opportunity)).all()
-        }
+    # the same opportunities as one import in one go (into a fresh database)
+    from models.store.db import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'one-go.db'}"
+    migrate(url)
+    one = make_engine(url)
+    with Session(one) as s:
+        store_records(s, recs, now=NOW)
+        s.commit()
+    resumed, one_go = _opportunities(engine), _opportunities(one)
+    one.dispose()
     assert len(resumed) == len({r["payload"]["ocid"] for r in recs})
+    assert resumed == one_go
+
+
+def _opportunities(engine) -> dict[str, tuple[Any, ...]]:
+    """What each stored opportunity says (instants in UTC, alike on both databases)."""
+
+    def utc(d: datetime | None) -> datetime | None:
+        return d if d is None or d.tzinfo is None else d.astimezone(UTC).replace(tzinfo=None)
+
+    with Session(engine) as s:
+        return {
+            o.ocid: (o.title, utc(o.deadline), o.value_amount, o.stage, o.value_band)
+            for o in s.exec(select(Opportunity)).all()
+        }
 
 
 def test_new_notices_another_writer_stored_meanwhile_are_updated(engine, fixtures_dir) -> None:
