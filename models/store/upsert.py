@@ -147,25 +147,50 @@ def select_plain_in(
 ) -> list[tuple[Any, ...]]:
     """``SELECT columns FROM table WHERE column IN (values)`` through the DB-API: plain
     values only, as ``insert_plain_rows``; SQLAlchemy's compiling of an IN list of
-    thousands of parameters costs more than the query."""
+    thousands of parameters costs more than the query. Each matching row once (values
+    given twice count once)."""
     if not values:
         return []
     conn = session.connection()
     prep = conn.dialect.identifier_preparer
-    table = prep.format_table(model.__table__)  # type: ignore[attr-defined]
-    cols = ", ".join(prep.quote(c) for c in columns)
-    where = f"SELECT {cols} FROM {table} WHERE {prep.quote(column)}"
-    # (PostgreSQL: "= ANY(array)" measured 3-60x slower than IN here: the planner, without
-    # statistics for rows written in this transaction, scans the table.)
-    # psycopg caches the parsing of a query up to 4 kB long (one of thousands of parameters
-    # was re-parsed each time: 27 ms a query): parts of 800 values on PostgreSQL.
-    step = 800 if conn.dialect.name == "postgresql" else len(values)
-    out: list[tuple[Any, ...]] = []
-    for i in range(0, len(values), step):
-        part = tuple(values[i : i + step])
-        marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(part))
-        out.extend(tuple(r) for r in conn.exec_driver_sql(f"{where} IN ({marks})", part))
-    return out
+    table = model.__table__  # type: ignore[attr-defined]
+    name = prep.format_table(table)
+    cols = ", ".join(f"{name}.{prep.quote(c)}" for c in columns)
+    if conn.dialect.name == "postgresql":
+        return _select_joined(conn, table, cols, column, values)
+    unique = tuple(dict.fromkeys(values))
+    marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(unique))
+    sql = f"SELECT {cols} FROM {name} WHERE {prep.quote(column)} IN ({marks})"
+    return [tuple(r) for r in conn.exec_driver_sql(sql, unique)]
+
+
+def _select_joined(
+    conn: Any, table: Any, cols: str, column: str, values: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: the values as one array parameter, joined to the table through its
+    index, in one query of fixed text (psycopg prepares it once).
+
+    Measured on 4,640 blocking keys against 138,000 stored (bench-ingest at 12,000
+    notices): IN lists of 800 parameters 124-177 ms (each list planned afresh, 8-34 ms of
+    planning a query, and planned as a scan of the whole table), ``= ANY(array)`` 46-57 ms,
+    this join 17-21 ms. The planner, whose statistics lag a table growing within the
+    transaction (a backfill), would hash the whole table instead of probing its index: a
+    sequential scan is ruled out for this one statement (``set_config(..., true)`` lasts
+    to the end of the transaction, so the setting in force before is put back after it)."""
+    prep = conn.dialect.identifier_preparer
+    name = prep.format_table(table)
+    kind = table.c[column].type.compile(dialect=conn.dialect)
+    sql = (
+        f"SELECT {cols} FROM unnest(%s::{kind}[]) AS probe(v) "
+        f"JOIN {name} ON {name}.{prep.quote(column)} = probe.v"
+    )
+    (before,) = conn.exec_driver_sql(
+        "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)"
+    ).one()[:1]
+    rows = [tuple(r) for r in conn.exec_driver_sql(sql, (list(dict.fromkeys(values)),))]
+    # (a failed query aborts the transaction, and the setting goes with it)
+    conn.exec_driver_sql("SELECT set_config('enable_seqscan', %s, true)", (before,))
+    return rows
 
 
 def _mark(style: str) -> str:

@@ -1,0 +1,62 @@
+"""The store's dialect fast paths (models.store.upsert) on SQLite and PostgreSQL: the same
+rows as the plain query, and the PostgreSQL storage settings of migration 0012."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from models.store.tables import Opportunity, OpportunityBlock
+from models.store.upsert import insert_plain_rows, select_plain_in
+
+
+def _opportunities(s: Session, n: int) -> list[int]:
+    rows = [Opportunity(ocid=f"ocds-test-{i}", title=f"t{i}") for i in range(n)]
+    s.add_all(rows)
+    s.flush()
+    return [int(r.id) for r in rows if r.id is not None]
+
+
+def test_select_plain_in_returns_each_matching_row_once(engine) -> None:
+    with Session(engine) as s:
+        ids = _opportunities(s, 30)
+        rows = [(f"k:{i % 7}", oid) for i, oid in enumerate(ids)] + [("shared", ids[0])]
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), rows)
+        # keys asked twice, keys stored nowhere, and more keys than one IN list would take
+        probe = ["k:1", "k:1", "k:3", "shared", "absent"] + [f"none:{i}" for i in range(6000)]
+        got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", probe)
+        q = select(OpportunityBlock.key, OpportunityBlock.opportunity_id).where(
+            OpportunityBlock.key.in_(["k:1", "k:3", "shared"])  # type: ignore[attr-defined]
+        )
+        want = sorted(tuple(r) for r in s.execute(q))
+        assert sorted(got) == want and len(want) == len(set(want)) == 10
+        assert select_plain_in(s, OpportunityBlock, ("key",), "key", []) == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_select_plain_in_leaves_the_planner_settings_as_they_were(engine) -> None:
+    with Session(engine) as s:
+        ids = _opportunities(s, 2)
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("a", ids[0])])
+        before = s.execute(text("SHOW enable_seqscan")).scalar_one()
+        assert select_plain_in(s, OpportunityBlock, ("opportunity_id",), "key", ["a"]) == [
+            (ids[0],)
+        ]
+        assert s.execute(text("SHOW enable_seqscan")).scalar_one() == before == "on"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_payloads_are_compressed_with_lz4_on_postgresql(engine) -> None:
+    with Session(engine) as s:
+        lz4 = s.execute(
+            text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            )
+        ).scalar_one()
+        q = text(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = 'notice'::regclass AND attname = 'payload'"
+        )
+        assert s.execute(q).scalar_one() == ("l" if lz4 else "")
