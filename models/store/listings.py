@@ -119,11 +119,34 @@ def _carried_keys(f: dedupe.Features) -> set[str]:
     return keys
 
 
-def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkResult:
+KEY_CHARS = 160  # the length of opportunityblock.key
+
+# A row as linking reads it: its dedupe features, the keys it is stored under (blocking
+# keys and what it carries) and the keys it probes with. Pure: worked out where the
+# notices are parsed when it can be (models.store.store.Derived).
+Linkage = tuple[dedupe.Features, frozenset[str], frozenset[str]]
+
+
+def linkage(row: Mapping[str, Any]) -> Linkage:
+    """The features and keys of one opportunity row (as ``link_listings`` takes rows)."""
+    f = dedupe.features(row)
+    rare = _rare_words(f)
+    stored = {k[:KEY_CHARS] for k in dedupe.listing_keys(f, rare, spread=False)}
+    stored.update(k[:KEY_CHARS] for k in _carried_keys(f))
+    probes = frozenset(k[:KEY_CHARS] for k in dedupe.listing_keys(f, rare, spread=True))
+    return f, frozenset(stored), probes
+
+
+def link_listings(
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    known: Mapping[int, Linkage] | None = None,
+) -> LinkResult:
     """Write the blocking keys of these (new or changed) opportunities and link each to an
     earlier opportunity that is the same procurement. ``rows`` are opportunity column dicts
     with ``id``, optionally with ``references`` (the source ids of their notices),
-    ``tender_reference`` and ``suppliers`` (of their notices: ``CARRIED``)."""
+    ``tender_reference`` and ``suppliers`` (of their notices: ``CARRIED``). ``known``: the
+    ``linkage`` of rows by id, where it was worked out already."""
     result = LinkResult()
     if not rows:
         return result
@@ -133,16 +156,15 @@ def link_listings(session: Session, rows: Sequence[Mapping[str, Any]]) -> LinkRe
     batch_ids = sorted(int(r["id"]) for r in rows)
     feats: dict[int, dedupe.Features] = {}
     stored: set[tuple[str, int]] = set()
-    probes: dict[int, set[str]] = {}
+    probes: dict[int, frozenset[str]] = {}
     for r in rows:
-        f = dedupe.features(r)
         oid = int(r["id"])
+        got = known.get(oid) if known else None
+        f, keys, probe = got if got is not None else linkage(r)
         feats[oid] = f
         _remember((db, oid), r.get("content_hash"), f)
-        rare = _rare_words(f)
-        stored.update((k[:160], oid) for k in dedupe.listing_keys(f, rare, spread=False))
-        stored.update((k[:160], oid) for k in _carried_keys(f))
-        probes[oid] = {k[:160] for k in dedupe.listing_keys(f, rare, spread=True)}
+        stored.update((k, oid) for k in keys)
+        probes[oid] = probe
     # A changed row is judged afresh: its old keys and its old link go.
     for part in _chunks(batch_ids):
         session.execute(delete(blocks).where(blocks.c.opportunity_id.in_(part)))

@@ -31,9 +31,9 @@ from models.classify import classify_opportunity
 from models.formats import normalise
 from models.formats.fields import NormaliseError, NoticeFields
 from models.store.events import diff_events
-from models.store.listings import link_listings
+from models.store.listings import Linkage, link_listings, linkage
 from models.store.merge import content_hash, merge_notices
-from models.store.sectors import active_model
+from models.store.sectors import SectorModel, active_model
 from models.store.tables import IngestError, Notice, Opportunity, OpportunityEvent
 from models.store.types import EncodedJSON
 from models.store.upsert import insert_new_rows, insert_rows, serialise_linking, upsert
@@ -303,7 +303,12 @@ def _store_batch(
 
 
 def _write_batch(
-    session: Session, prepared: list[Prepared], now: datetime, result: StoreResult
+    session: Session,
+    prepared: list[Prepared],
+    now: datetime,
+    result: StoreResult,
+    derived: dict[str, Derived] | None = None,
+    sector_model: Callable[[], SectorModel | None] = active_model,
 ) -> None:
     fresh: dict[tuple[str, str], NoticeFields] = {}
     rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -344,7 +349,7 @@ def _write_batch(
     upsert(session, Notice, changed, keys=["source", "source_id"], update=kept)
     session.flush()
     for ocids in _chunks(sorted(touched_ocids), CHUNK):
-        _rebuild_opportunities(session, ocids, fresh, now, result)
+        _rebuild_opportunities(session, ocids, fresh, now, result, derived, sector_model)
 
 
 def store_jsonl(
@@ -369,16 +374,25 @@ def store_jsonl(
     if not workers:
         return store_records(session, iter_jsonl(path, source), now, commit_batches, batch_size)
     result = StoreResult()
+    # One sector model for the whole import, the same in the workers (which classify the
+    # opportunities they can: ``derive``) and here.
+    model = active_model()
     # fork: spawn and forkserver run the main module again in each worker (a script
     # without a __main__ guard would start over). The workers only parse: pure functions,
     # no database (the connections they inherit are never used, and os._exit closes none).
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    pending: deque[Future[list[Prepared]]] = deque()
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_set_worker_model,
+        initargs=(model,),
+    )
+    pending: deque[Future[tuple[list[Prepared], dict[str, Derived]]]] = deque()
 
     done = [0]
 
     def write_oldest() -> None:
-        _write_batch(session, pending.popleft().result(), now, result)
+        prepared, derived = pending.popleft().result()
+        _write_batch(session, prepared, now, result, derived, lambda: model)
         done[0] += 1
         _refresh_statistics(session, done[0])
         if commit_batches:
@@ -397,11 +411,87 @@ def store_jsonl(
     return result
 
 
+_WORKER_MODEL: list[SectorModel | None] = [None]  # the import's sector model, in a worker
+
+
+def _set_worker_model(model: SectorModel | None) -> None:
+    _WORKER_MODEL[0] = model
+
+
 def _prepare_lines(
     path: Path, source: str, now: datetime, lines: list[tuple[int, bytes]]
-) -> list[Prepared]:
-    """In a worker process: raw lines -> what they become (see ``store_jsonl``)."""
-    return [prepare_one(_decode_line(path, source, n, raw), now) for n, raw in lines]
+) -> tuple[list[Prepared], dict[str, Derived]]:
+    """In a worker process: raw lines -> what they become, and what they say of their
+    opportunities (see ``store_jsonl``)."""
+    prepared = [prepare_one(_decode_line(path, source, n, raw), now) for n, raw in lines]
+    return prepared, derive(prepared, _WORKER_MODEL[0])
+
+
+@dataclass(slots=True)
+class Derived:
+    """What one batch's notices of an OCID say of its opportunity, worked out where they
+    were parsed (a worker process) on the guess that they are all its notices. The writer
+    takes it when the store holds no other notice of the OCID (a new procurement: nearly
+    every notice of a backfill) and works it out itself otherwise: merging, classifying,
+    hashing and the dedupe features and keys then cost the writer nothing."""
+
+    notices: frozenset[tuple[str, str]]  # (source, source_id) of the notices it came from
+    merged: dict[str, Any]  # the opportunity's fields: merged, sources and classification
+    digest: str  # content_hash(merged)
+    tender_reference: str | None  # the buyer's reference, as the writer will read it
+    linkage: Linkage  # dedupe features and keys (listings.linkage)
+
+
+def derive(prepared: list[Prepared], sector_model: SectorModel | None) -> dict[str, Derived]:
+    """``Derived`` for every OCID among these prepared records (a later copy of a record
+    replaces an earlier one, as in ``_write_batch``)."""
+    latest: dict[tuple[str, str], NoticeFields] = {}
+    for kind, key, fields, _row in prepared:
+        if kind == "notice":
+            latest[key] = fields
+    groups: dict[str, list[tuple[tuple[str, str], NoticeFields]]] = {}
+    for key, fields in latest.items():
+        groups.setdefault(fields.ocid, []).append((key, fields))
+    out: dict[str, Derived] = {}
+    for ocid, members in groups.items():
+        notices = [f for _k, f in members]
+        merged, digest = _opportunity(notices, {k[0] for k, _f in members}, sector_model)
+        extras = _listing_extras(notices)
+        out[ocid] = Derived(
+            notices=frozenset(k for k, _f in members),
+            merged=merged,
+            digest=digest,
+            tender_reference=extras["tender_reference"],
+            linkage=linkage({**merged, **extras}),
+        )
+    return out
+
+
+def _opportunity(
+    notices: list[NoticeFields], sources: set[str], sector_model: SectorModel | None
+) -> tuple[dict[str, Any], str]:
+    """An opportunity's fields (merged from all its notices, with its sources and its
+    classification) and their content hash."""
+    merged = merge_notices(notices)
+    merged["sources"] = sorted(sources)
+    merged.update(
+        classify_opportunity(merged, [n.stage for n in notices], sector_model=sector_model)
+    )
+    return merged, content_hash(merged)
+
+
+def _listing_extras(notices: list[NoticeFields]) -> dict[str, Any]:
+    """What linking compares beside an opportunity's columns: every identifier its notices
+    publish (record ids, and references such as ProContract's DN number or a buyer's own
+    reference), who won (award notices) and the buyer's own reference: different suppliers
+    or a different reference from one publisher are different contracts (models.dedupe)."""
+    return {
+        "references": list(dict.fromkeys(r for n in notices for r in (n.source_id, *n.references))),
+        "suppliers": list(dict.fromkeys(s for n in notices for s in n.suppliers)),
+        "tender_reference": next(
+            (n.tender_reference for n in reversed(notices) if n.tender_reference), None
+        ),
+    }
 
 
 def _stored_hashes(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -449,10 +539,14 @@ def _rebuild_opportunities(
     fresh: dict[tuple[str, str], NoticeFields],
     now: datetime,
     result: StoreResult,
+    derived: dict[str, Derived] | None = None,
+    sector_model: Callable[[], SectorModel | None] = active_model,
     relink: bool = False,
 ) -> None:
     """Merge and classify the opportunities of these OCIDs from all their notices; write
     what changed, with events; link listings of changed rows (``relink``: of every row).
+    ``derived``: what the batch's notices say of their opportunities, taken where they are
+    all its notices.
 
     Writers that run at once (two imports on PostgreSQL) take turns here, for the rest of
     their transaction: which rows are canonical and which listings link to them then comes
@@ -460,12 +554,14 @@ def _rebuild_opportunities(
     serialise_linking(session)
     by_ocid: dict[str, list[NoticeFields]] = {o: [] for o in ocids}
     sources: dict[str, set[str]] = {o: set() for o in ocids}
+    stored: dict[str, set[tuple[str, str]]] = {o: set() for o in ocids}
     stale: list[tuple[str, str]] = []
     q = select(Notice.source, Notice.source_id, Notice.ocid).where(  # type: ignore[call-overload]
         Notice.ocid.in_(ocids)  # type: ignore[attr-defined]
     )
     for source, source_id, ocid in session.execute(q):
         sources[ocid].add(source)
+        stored[ocid].add((source, source_id))
         fields = fresh.get((source, source_id))
         if fields is None:
             stale.append((source, source_id))  # stored earlier: read its payload below
@@ -492,16 +588,17 @@ def _rebuild_opportunities(
     updates: list[dict[str, Any]] = []
     unchanged: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    sector_model = active_model()  # sectors from text for notices without CPV, if trained
+    model = sector_model()  # sectors from text for notices without CPV, if trained
+    taken: dict[str, Derived] = {}  # what the batch's notices said, where they are all
     for ocid, notices in by_ocid.items():
         if not notices:
             continue
-        merged = merge_notices(notices)
-        merged["sources"] = sorted(sources[ocid])
-        merged.update(
-            classify_opportunity(merged, [n.stage for n in notices], sector_model=sector_model)
-        )
-        digest = content_hash(merged)
+        d = derived.get(ocid) if derived else None
+        if d is not None and d.notices == stored[ocid]:
+            taken[ocid] = d
+            merged, digest = d.merged, d.digest
+        else:
+            merged, digest = _opportunity(notices, sources[ocid], model)
         old = current.get(ocid)
         if old is None:
             inserts.append(
@@ -562,20 +659,14 @@ def _rebuild_opportunities(
     if events:
         insert_rows(session, OpportunityEvent, events)
         result.events += len(events)
+    known: dict[int, Linkage] = {}
     for row in linkable:
-        # every identifier its notices publish: record ids, and references such as
-        # ProContract's DN number or a buyer's own reference
-        notices = by_ocid[row["ocid"]]
-        row["references"] = list(
-            dict.fromkeys(r for n in notices for r in (n.source_id, *n.references))
-        )
-        # who won (award notices) and the buyer's own reference: different suppliers or a
-        # different reference from one publisher are different contracts (models.dedupe)
-        row["suppliers"] = list(dict.fromkeys(s for n in notices for s in n.suppliers))
-        row["tender_reference"] = next(
-            (n.tender_reference for n in reversed(notices) if n.tender_reference), None
-        )
-    linked = link_listings(session, linkable)
+        row.update(_listing_extras(by_ocid[row["ocid"]]))
+        d = taken.get(row["ocid"])
+        # (the buyer's reference is the newest notice's: the order read here decides)
+        if d is not None and d.tender_reference == row["tender_reference"]:
+            known[row["id"]] = d.linkage
+    linked = link_listings(session, linkable, known)
     result.listings_linked += linked.linked
 
 

@@ -186,3 +186,73 @@ def test_a_crawl_file_parsed_in_worker_processes_stores_what_one_process_does(
     assert {k: v for k, v in with_worker[0].items() if k != "new_opportunity_ids"} == {
         k: v for k, v in alone[0].items() if k != "new_opportunity_ids"
     }
+
+
+def test_opportunities_worked_out_in_the_parsing_workers_are_what_the_writer_makes(
+    engine, db_url, tmp_path, monkeypatch
+) -> None:
+    """Where the parsing workers merge, classify and key the opportunities of their batch
+    (``store.derive``), the store holds what the writer alone makes: every opportunity
+    column, the links between listings, the blocking keys and the events. Input: every real
+    release of the captures (new ids; OCIDs with several releases, some falling in two batches) and
+    300 near-duplicates built from them (bench.common.alike_records), batches of 50."""
+    import orjson
+    from sqlalchemy import text
+
+    import models.store.store as store
+    from bench.common import alike_records, real_releases, scaled_records
+    from models.store.db import make_engine, migrate
+
+    records = list(scaled_records(len(real_releases())))  # each real release once, as it is
+    records += list(alike_records(300, family=60))
+    crawl = tmp_path / "crawl.jsonl"
+    crawl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+
+    made_by_writer = [0]
+    real = store._opportunity
+
+    def counted(*args: Any) -> Any:
+        made_by_writer[0] += 1  # in the worker processes, this count is their own
+        return real(*args)
+
+    monkeypatch.setattr(store, "_opportunity", counted)
+
+    def stored(url: str, workers: int) -> tuple[Any, ...]:
+        made_by_writer[0] = 0
+        eng = make_engine(url)
+        with Session(eng) as s:
+            r = store.store_jsonl(s, crawl, "find_a_tender", NOW, True, 50, workers=workers)
+            ocid = {o.id: o.ocid for o in s.exec(select(Opportunity)).all()}
+            opps = {
+                o.ocid: {
+                    k: ocid.get(v) if k == "canonical_id" else v
+                    for k, v in o.model_dump().items()
+                    if k not in ("id", "search_vector")
+                }
+                for o in s.exec(select(Opportunity)).all()
+            }
+            blocks = sorted(
+                (key, ocid[oid])
+                for key, oid in s.execute(text("SELECT key, opportunity_id FROM opportunityblock"))
+            )
+            events = sorted(
+                (ocid[oid], kind, version)
+                for oid, kind, version in s.execute(
+                    text("SELECT opportunity_id, kind, version FROM opportunityevent")
+                )
+            )
+        eng.dispose()
+        return r.summary(), opps, blocks, events, made_by_writer[0]
+
+    with_workers = stored(db_url, 1)
+    alone_url = f"sqlite:///{tmp_path / 'alone.db'}"
+    migrate(alone_url)
+    alone = stored(alone_url, 0)
+    summary, opps, blocks, events, made = with_workers
+    assert summary["inserted"] == len(records) and summary["rejected"] == 0
+    assert summary["listings_linked"] > 0 and summary["opportunities_changed"] > 0
+    for name in ("opportunities_new", "opportunities_changed", "events", "listings_linked"):
+        assert summary[name] == alone[0][name], name
+    assert opps == alone[1] and blocks == alone[2] and events == alone[3]
+    # the writer made few opportunities itself: those whose notices fell in two batches
+    assert alone[4] >= summary["opportunities_new"] and made < summary["opportunities_new"] // 4
