@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,12 +141,14 @@ def link_listings(
     session: Session,
     rows: Sequence[Mapping[str, Any]],
     known: Mapping[int, Linkage] | None = None,
+    new_ids: Collection[int] = (),
 ) -> LinkResult:
     """Write the blocking keys of these (new or changed) opportunities and link each to an
     earlier opportunity that is the same procurement. ``rows`` are opportunity column dicts
     with ``id``, optionally with ``references`` (the source ids of their notices),
     ``tender_reference`` and ``suppliers`` (of their notices: ``CARRIED``). ``known``: the
-    ``linkage`` of rows by id, where it was worked out already."""
+    ``linkage`` of rows by id, where it was worked out already; ``new_ids``: rows inserted
+    in this transaction (no keys or links of theirs to clear)."""
     result = LinkResult()
     if not rows:
         return result
@@ -166,7 +168,7 @@ def link_listings(
         stored.update((k, oid) for k in keys)
         probes[oid] = probe
     # A changed row is judged afresh: its old keys and its old link go.
-    for part in _chunks(batch_ids):
+    for part in _chunks([i for i in batch_ids if i not in new_ids]):
         session.execute(delete(blocks).where(blocks.c.opportunity_id.in_(part)))
         session.execute(
             update(table)
