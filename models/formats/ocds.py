@@ -22,7 +22,7 @@ exception that costs the others.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from bidbell.clock import deadline as read_deadline
@@ -70,7 +70,10 @@ def cpv_codes(tender: dict[str, Any]) -> list[str]:
     seen: dict[str, None] = {}
     for obj in [tender, *json_objects(tender.get("items"))]:
         for c in _classifications(obj):
-            if str(c.get("scheme", "")).upper() == "CPV" and (code := cpv_code(c.get("id"))):
+            scheme = c.get("scheme", "")  # "CPV" as published, most often: no need to upper it
+            if (scheme == "CPV" or str(scheme).upper() == "CPV") and (
+                code := cpv_code(c.get("id"))
+            ):
                 seen.setdefault(code, None)
     return list(seen)
 
@@ -229,15 +232,13 @@ def _lots(tender: dict[str, Any]) -> list[dict[str, Any]]:
         amount, gross, cur = _value(lot.get("value"), "lot.value")
         status = lot.get("status")
         lots.append(
-            asdict(
-                Lot(
-                    id=(json_text(lot.get("id")) or "")[:MAX_ID],
-                    title=clean_text(lot.get("title")) or None,
-                    value_amount=amount if amount is not None else gross,
-                    value_currency=cur,
-                    status=status if isinstance(status, str) else None,
-                )
-            )
+            Lot(
+                id=(json_text(lot.get("id")) or "")[:MAX_ID],
+                title=clean_text(lot.get("title")) or None,
+                value_amount=amount if amount is not None else gross,
+                value_currency=cur,
+                status=status if isinstance(status, str) else None,
+            ).as_dict()
         )
     return lots
 

@@ -230,9 +230,12 @@ _CPV = re.compile(r"^(\d{8})(?:-\d)?$")
 
 def cpv_code(value: Any) -> str | None:
     """'45233000-9' or '45233000' -> '45233000'; anything else -> None."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, str):
+        text = str(value).strip()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    else:
         return None
-    text = str(value).strip() if isinstance(value, str) else str(value)
     m = _CPV.match(text) if len(text) <= 12 else None
     return m.group(1) if m else None
 
