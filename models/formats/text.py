@@ -185,7 +185,9 @@ def clean_text(value: Any) -> str:
     # Mojibake is never pure ASCII, nor text that _ftfy_keeps: skip ftfy's cost on most text.
     if not value.isascii() and not _ftfy_keeps(value):
         value = ftfy.fix_text(value, _FTFY)
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value.strip()
 
 
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
@@ -198,7 +200,7 @@ def uk_postcode(value: Any) -> str | None:
     None for text too long to be a postcode (an address in the postcode field)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = re.sub(r"\s+", " ", value.strip().upper())
+    text = " ".join(value.upper().split())  # runs of whitespace one space, as re's \s+
     compact = text.replace(" ", "")
     if _POSTCODE.match(compact):
         return f"{compact[:-3]} {compact[-3:]}"
@@ -212,7 +214,7 @@ def outcode(postcode: str | None) -> str | None:
     """'me14 1xq' -> 'ME14'; 'CT11XZ' -> 'CT1'; 'TN23' -> 'TN23'; not a postcode -> None."""
     if not isinstance(postcode, str) or len(postcode) > 16:
         return None
-    text = re.sub(r"\s+", " ", postcode.strip().upper())
+    text = " ".join(postcode.upper().split())  # runs of whitespace one space, as re's \s+
     m = _OUTCODE.fullmatch(text)
     return m.group(1) if m else None
 
