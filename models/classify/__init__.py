@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from models.classify import kent_postcodes
-from models.classify.areas import KENT_AREAS, NUTS1, area_labels, in_kent, nuts_code
+from models.classify.areas import KENT_AREAS, NUTS1, area_labels, in_kent, kent_flags, nuts_code
 from models.classify.bands import (
     BAND_LABEL,
     BANDS,
@@ -79,7 +79,8 @@ def classify_opportunity(
         had_early_notice=early_before,
     )
     buyer = (merged.get("buyer_name"), merged.get("buyer_postcode"), merged.get("buyer_region"))
-    kent = in_kent(merged.get("regions") or [], buyer[2], buyer[1], buyer[0])
+    district = kent_postcodes.buyer_district(*buyer)
+    kent = kent_flags(merged.get("regions") or [], buyer[2], district)
     sectors, basis = sectors_and_basis(
         merged.get("cpv_codes") or [],
         merged.get("title") or "",
@@ -95,7 +96,7 @@ def classify_opportunity(
         # where the work is (NUTS regions); who is buying is buyer_in_kent / buyer_area
         "areas": area_labels(merged.get("regions") or []),
         **kent,
-        "buyer_area": kent_postcodes.buyer_district(*buyer),
+        "buyer_area": district,
         "fit_score": fit.score,
         "fit_reasons": fit.reasons,
     }

@@ -58,8 +58,18 @@ def in_kent(
     is in Kent when its NUTS region is, or when its council or postcode is placed in a Kent
     district (models.classify.kent_postcodes: by outward code, so DA7 Bexleyheath and TN22
     Uckfield are not Kent, TN1 Tunbridge Wells is)."""
+    district = kent_postcodes.buyer_district(buyer_name, buyer_postcode, buyer_region)
+    return kent_flags(regions, buyer_region, district)
+
+
+def kent_flags(
+    regions: Iterable[str], buyer_region: str | None, buyer_district: str | None
+) -> dict[str, bool]:
+    """``in_kent`` for a buyer whose district (``kent_postcodes.buyer_district``) the caller
+    has found already: classify_opportunity keeps it too, and finding it is the most of
+    the cost."""
     work = any(nuts_code(r).startswith("UKJ4") for r in regions)
     buyer = bool(buyer_region and nuts_code(buyer_region).startswith("UKJ4")) or (
-        kent_postcodes.buyer_district(buyer_name, buyer_postcode, buyer_region) is not None
+        buyer_district is not None
     )
     return {"work_in_kent": work, "buyer_in_kent": buyer}

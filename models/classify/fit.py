@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from bidbell.clock import UK
@@ -15,15 +15,26 @@ EARLY_STAGES = {"pipeline", "early_engagement", "planned"}
 
 
 def _holiday_overlap(start: datetime, end: datetime) -> str | None:
-    """A response window that runs over Christmas/New Year or the August holidays."""
-    d = start.astimezone(UK).date()
+    """A response window that runs over Christmas/New Year (20 December to 3 January) or,
+    when shorter than five weeks, the August holidays: whichever its first day in either
+    is. Found from the window's first day, not by walking it day by day (a window open for
+    years took thousands of steps)."""
+    first = start.astimezone(UK).date()
     last = end.astimezone(UK).date()
-    while d <= last:
-        if (d.month == 12 and d.day >= 20) or (d.month == 1 and d.day <= 3):
-            return "the response window runs over Christmas"
-        if d.month == 8 and 1 <= d.day <= 31 and (last - start.astimezone(UK).date()).days < 35:
-            return "the response window is mostly in August"
-        d += timedelta(days=1)
+    if (first.month == 12 and first.day >= 20) or (first.month == 1 and first.day <= 3):
+        christmas = first
+    else:  # 4 January to 19 December: the next break starts on 20 December of that year
+        christmas = date(first.year, 12, 20)
+    august = None
+    if (last - first).days < 35:
+        if first.month == 8:
+            august = first
+        elif first.month < 8:  # from September, the next August is over 35 days away
+            august = date(first.year, 8, 1)
+    if august is not None and august < christmas and august <= last:
+        return "the response window is mostly in August"
+    if christmas <= last:
+        return "the response window runs over Christmas"
     return None
 
 

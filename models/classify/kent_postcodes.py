@@ -133,7 +133,10 @@ def kent_district(postcode: str | None) -> str | None:
 def council_district(buyer_name: str | None) -> str | None:
     """The district a buyer's name names as its council ("Swale Borough Council" ->
     "Swale"), "Kent" for Kent County Council, else None."""
-    name = re.sub(r"[^a-z]+", " ", (buyer_name or "").lower().replace("&", " and "))
+    lowered = (buyer_name or "").lower()
+    if "council" not in lowered:  # both patterns end in the word "council"
+        return None
+    name = re.sub(r"[^a-z]+", " ", lowered.replace("&", " and "))
     if _KCC.search(name):
         return KENT
     m = _COUNCIL.search(name)

@@ -18,7 +18,6 @@ visible and never matches a UK code by accident.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 NUTS1_BY_NAME: dict[str, str] = {
@@ -49,8 +48,8 @@ ANYWHERE = frozenset({"any region", "any", "nationwide", "all regions", "anywher
 
 
 def _key(name: str) -> str:
-    text = name.strip().lower().replace("&", " and ").replace("-", " ")
-    return re.sub(r"\s+", " ", text).strip()
+    # Every run of whitespace one space, ends stripped (str.split's whitespace is re's \s).
+    return " ".join(name.lower().replace("&", " and ").replace("-", " ").split())
 
 
 def codes_for_name(name: str) -> list[str] | None:

@@ -22,7 +22,7 @@ exception that costs the others.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from bidbell.clock import deadline as read_deadline
@@ -68,9 +68,19 @@ def _classifications(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 def cpv_codes(tender: dict[str, Any]) -> list[str]:
     seen: dict[str, None] = {}
+    # Items repeat their codes (a release of 83 lots names 249): each id is read once.
+    read: set[str] = set()
     for obj in [tender, *json_objects(tender.get("items"))]:
         for c in _classifications(obj):
-            if str(c.get("scheme", "")).upper() == "CPV" and (code := cpv_code(c.get("id"))):
+            scheme = c.get("scheme", "")  # "CPV" as published, most often: no need to upper it
+            if scheme != "CPV" and str(scheme).upper() != "CPV":
+                continue
+            raw = c.get("id")
+            if isinstance(raw, str):
+                if raw in read:
+                    continue
+                read.add(raw)
+            if code := cpv_code(raw):
                 seen.setdefault(code, None)
     return list(seen)
 
@@ -80,9 +90,13 @@ def delivery_regions(tender: dict[str, Any]) -> list[str]:
     addresses = json_objects(tender.get("deliveryAddresses"))
     for item in json_objects(tender.get("items")):
         addresses.extend(json_objects(item.get("deliveryAddresses")))
+    read: set[str] = set()  # items repeat their regions: each is read once
     for a in addresses:
         region = a.get("region")
         if isinstance(region, str) and region.strip() and len(region) <= 200:
+            if region in read:
+                continue
+            read.add(region)
             # Contracts Finder names regions in words ("South East"): NUTS codes instead.
             codes = codes_for_name(region)
             for code in codes if codes is not None else [region.strip().upper()[:16]]:
@@ -229,15 +243,13 @@ def _lots(tender: dict[str, Any]) -> list[dict[str, Any]]:
         amount, gross, cur = _value(lot.get("value"), "lot.value")
         status = lot.get("status")
         lots.append(
-            asdict(
-                Lot(
-                    id=(json_text(lot.get("id")) or "")[:MAX_ID],
-                    title=clean_text(lot.get("title")) or None,
-                    value_amount=amount if amount is not None else gross,
-                    value_currency=cur,
-                    status=status if isinstance(status, str) else None,
-                )
-            )
+            Lot(
+                id=(json_text(lot.get("id")) or "")[:MAX_ID],
+                title=clean_text(lot.get("title")) or None,
+                value_amount=amount if amount is not None else gross,
+                value_currency=cur,
+                status=status if isinstance(status, str) else None,
+            ).as_dict()
         )
     return lots
 

@@ -6,12 +6,15 @@ have their one reader in the ground package (bidbell.clock)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
 import ftfy
+from ftfy.badness import BADNESS_RE
+from ftfy.chardata import CONTROL_CHARS
 
 from bidbell.text import yes_no as yes_no  # the one reader, re-exported for the formats
 
@@ -134,6 +137,44 @@ _FTFY = ftfy.TextFixerConfig(
 # it) are dropped from every text we keep.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
+# ftfy costs more than the rest of reading a notice, though it leaves nearly every text as it
+# is. ``_ftfy_keeps`` says, far more cheaply, when it would, from what ftfy 6.3.1 does with
+# _FTFY (read in its source; another version turns this shortcut off):
+# - it fixes text line by line (a line of over ``max_decode_length`` characters in parts);
+# - a line's encoding is only repaired when ``badness.is_bad`` finds mojibake in it
+#   (``BADNESS_RE``); else the line keeps its characters through the other fixes when it
+#   has no C1 control (BADNESS_RE finds those too), no surrogate, no ``\x1b`` (a terminal
+#   escape: _CONTROL has removed it) and none of ``chardata.CONTROL_CHARS``; and it is
+#   NFC-normalised, which it keeps if it is already (NFC never joins across a line break).
+# BADNESS_RE has no context of its own but ``^`` (at a line's start: a line that starts
+# "Ã " or "Â " is left to ftfy), so it finds mojibake in no line when it finds none in the
+# whole text. Every match of it holds a non-ASCII character and is at most
+# _MOJIBAKE_WIDTH long: searching around the non-ASCII characters is searching the text.
+_FTFY_CHECKED = ftfy.__version__ == "6.3.1"
+_MOJIBAKE_WIDTH = 7
+# Non-ASCII characters, grouped when fewer ASCII characters than two search widths part them.
+_NON_ASCII = re.compile(rf"[^\x00-\x7f](?:[\x00-\x7f]{{0,{2 * _MOJIBAKE_WIDTH - 2}}}[^\x00-\x7f])*")
+_FTFY_REMOVES = re.compile(
+    "[" + "".join(re.escape(chr(c)) for c in sorted(CONTROL_CHARS)) + "\ud800-\udfff]"
+)
+
+
+def _ftfy_keeps(text: str) -> bool:
+    """True only when ``ftfy.fix_text(text, _FTFY)`` would return the text unchanged (see
+    above); False also when it cannot tell, and ftfy decides."""
+    if not _FTFY_CHECKED or len(text) > _FTFY.max_decode_length:
+        return False
+    if "\n\u00c3 " in text or "\n\u00c2 " in text or _FTFY_REMOVES.search(text):
+        return False
+    if not unicodedata.is_normalized("NFC", text):
+        return False
+    reach = _MOJIBAKE_WIDTH - 1
+    for m in _NON_ASCII.finditer(text):
+        # A search bounded by pos/endpos: "^" still means the start of the text.
+        if BADNESS_RE.search(text, max(0, m.start() - reach), m.end() + reach):
+            return False
+    return True
+
 
 def clean_text(value: Any) -> str:
     """Repair mojibake, make the sources' ``\\r\\n`` line breaks plain ``\\n``, drop control
@@ -141,9 +182,12 @@ def clean_text(value: Any) -> str:
     if not isinstance(value, str):
         return ""
     value = _CONTROL.sub("", value)
-    if not value.isascii():  # mojibake is never pure ASCII: skip ftfy's cost on most text
+    # Mojibake is never pure ASCII, nor text that _ftfy_keeps: skip ftfy's cost on most text.
+    if not value.isascii() and not _ftfy_keeps(value):
         value = ftfy.fix_text(value, _FTFY)
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return value.strip()
 
 
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
@@ -156,7 +200,7 @@ def uk_postcode(value: Any) -> str | None:
     None for text too long to be a postcode (an address in the postcode field)."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = re.sub(r"\s+", " ", value.strip().upper())
+    text = " ".join(value.upper().split())  # runs of whitespace one space, as re's \s+
     compact = text.replace(" ", "")
     if _POSTCODE.match(compact):
         return f"{compact[:-3]} {compact[-3:]}"
@@ -170,7 +214,7 @@ def outcode(postcode: str | None) -> str | None:
     """'me14 1xq' -> 'ME14'; 'CT11XZ' -> 'CT1'; 'TN23' -> 'TN23'; not a postcode -> None."""
     if not isinstance(postcode, str) or len(postcode) > 16:
         return None
-    text = re.sub(r"\s+", " ", postcode.strip().upper())
+    text = " ".join(postcode.upper().split())  # runs of whitespace one space, as re's \s+
     m = _OUTCODE.fullmatch(text)
     return m.group(1) if m else None
 
@@ -188,9 +232,12 @@ _CPV = re.compile(r"^(\d{8})(?:-\d)?$")
 
 def cpv_code(value: Any) -> str | None:
     """'45233000-9' or '45233000' -> '45233000'; anything else -> None."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, str):
+        text = str(value).strip()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    else:
         return None
-    text = str(value).strip() if isinstance(value, str) else str(value)
     m = _CPV.match(text) if len(text) <= 12 else None
     return m.group(1) if m else None
 
