@@ -103,34 +103,49 @@ _MARK = re.compile(
 )
 _LETTER_OK = {"lot", "package", "phase", "part"}
 _SPLIT_REF = re.compile(r"\b([a-z]{1,3})[\s-]+(?!(?:19|20)\d\d\b)(\d{1,4}[a-z]?)\b")
+_ID_WORD = re.compile(rf"\b{_ID}\b")
+_CALL_OFF = re.compile(r"call[\s-]*off")
+_MINI_COMPETITION = re.compile(r"mini[\s-]*comp(?:etition)?s?")
+_ALNUM = re.compile(r"[a-z0-9]+")
+_DIGIT = re.compile(r"\d")
+# A word each ``_MARK`` alternative contains: a title without any has no marks (a substring
+# test costs a fraction of the pattern's scan).
+_MARK_WORDS = (
+    "lot", "pkg", "package", "phase", "stage", "beat", "part", "round", "tranche", "block",
+    "schedule", "call off", "competition", "order",
+)  # fmt: skip
+_REF_SEPARATORS = str.maketrans("", "", "/_.-")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _drop_combining(m: re.Match[str]) -> str:
+    return "".join(c for c in m.group(0) if not unicodedata.combining(c))
 
 
 def _ascii_lower(text: str) -> str:
-    if not text.isascii():  # accents off ("café" -> "cafe"); plain ASCII needs none of it
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
+    if text.isascii():  # plain ASCII needs no accents off and has no dashes or quotes to fold
+        return text.lower()
+    text = unicodedata.normalize("NFKD", text)  # accents off ("café" -> "cafe")
+    text = _NON_ASCII.sub(_drop_combining, text)  # no ASCII character is a combining one
     return text.lower().replace("\u2013", "-").replace("\u2014", "-").replace("\u2019", "'")
 
 
 def _is_ref(token: str) -> bool:
-    """A reference-like token: 'dm/00157', 'bth579', 'ca11272', 'a303', '861/2020', '20535'."""
-    if _YEAR.match(token) or len(token) < 4 or _YEAR_SPAN.fullmatch(token):
+    """A reference-like token: 'dm/00157', 'bth579', 'ca11272', 'a303', '861/2020', '20535'.
+    ``token`` is a ``_TOKEN`` match (letters, digits and separators), four characters or
+    more with a digit, and not a year or a span of years."""
+    if len(token) < 4 or token.isalpha() or not any(c.isdigit() for c in token):
         return False
-    digits = sum(c.isdigit() for c in token)
-    if digits == 0:
-        return False
-    if token.isdigit():
-        return len(token) >= 4
-    has_alpha = any(c.isalpha() for c in token)
-    return has_alpha or any(c in "/_.-" for c in token)
+    # Not all digits, so a letter or a separator is there too.
+    return not (_YEAR.match(token) or _YEAR_SPAN.fullmatch(token))
 
 
 def _ref_key(token: str) -> str:
-    return re.sub(r"[/_.\-]", "", token)
+    return token.translate(_REF_SEPARATORS)
 
 
 def _expand_ids(text: str) -> list[str]:
-    ids = re.findall(rf"\b{_ID}\b", text)
+    ids = _ID_WORD.findall(text)
     out: list[str] = []
     nums = [_NUMBER_WORDS.get(i, i) for i in ids]
     if "-" in text or " to " in text:  # "lots 1-3"
@@ -174,16 +189,16 @@ def _is_stop_abbreviation(word: str) -> bool:
     return 3 <= len(word) <= 5 and any(_word_match(word, s) for s in _LONG_STOP)
 
 
-def title_parts(title: str) -> TitleParts:
-    t = _ascii_lower(title)
-    t = _TED_PREFIX.sub(" ", t)
-    flat = " ".join(re.findall(r"[a-z0-9]+", re.sub(r"(\.\.\.|\u2026)\s*$", "", t)))
-    t = _DATE_IN_TEXT.sub(" ", t)
-    t = _GLUED.sub(r"\1 \2", t)
-    t = re.sub(r"call[\s-]*off", "call off", t)
-    t = re.sub(r"mini[\s-]*comp(?:etition)?s?", "mini competition", t)
+def _join_split_ref(m: re.Match[str]) -> str:
+    return m.group(0) if m.group(1) in _STOP else m.group(1) + m.group(2)
+
+
+def _marks(t: str) -> tuple[str, set[tuple[str, str]]]:
+    """The title without its marks ("Lot 2", "Call off 4"), and the marks."""
     # "Lots 1 & 2 - Lot 1: Social Workers" is lot 1: an occurrence naming one id wins.
     found: dict[str, list[list[str]]] = defaultdict(list)
+    pieces: list[str] = []
+    end = 0
     for m in _MARK.finditer(t):
         kind = _MARK_KINDS[m.group(1)]
         ids = [
@@ -193,39 +208,64 @@ def title_parts(title: str) -> TitleParts:
         ]
         if ids:
             found[kind].append(ids)
+        pieces += (t[end : m.start()], " ")
+        end = m.end()
     marks: set[tuple[str, str]] = set()
     for kind, occurrences in found.items():
         single = [o[0] for o in occurrences if len(o) == 1]
         marks.update((kind, i) for i in (single or [i for o in occurrences for i in o]))
-    t = _MARK.sub(" ", t)
-    # "AH-64E" / "AH 64E" / "ah64e": one reference however it is spaced.
-    t = _SPLIT_REF.sub(lambda m: m.group(0) if m.group(1) in _STOP else m.group(1) + m.group(2), t)
+    # Each match replaced by a space, as ``_MARK.sub(" ", t)`` would: one scan, not two.
+    return ("".join(pieces) + t[end:] if pieces else t), marks
+
+
+def title_parts(title: str) -> TitleParts:
+    # Each pattern runs only where it can match: most titles have no ":" (no TED prefix),
+    # no digit (no date, glued number, reference or year) and no mark word; skipping the
+    # scans there changes nothing and halves the cost of a title.
+    t = _ascii_lower(title)
+    if ":" in t:
+        t = _TED_PREFIX.sub(" ", t)
+    # The letter and digit runs (a trailing "..." of a cut title has none).
+    flat = " ".join(_ALNUM.findall(t))
+    digits = _DIGIT.search(t) is not None  # no pattern below puts a digit in
+    if digits:
+        t = _DATE_IN_TEXT.sub(" ", t)
+        t = _GLUED.sub(r"\1 \2", t)
+    if "call" in t:
+        t = _CALL_OFF.sub("call off", t)
+    if "mini" in t:
+        t = _MINI_COMPETITION.sub("mini competition", t)
+    marks: set[tuple[str, str]] = set()
+    if any(w in t for w in _MARK_WORDS):
+        t, marks = _marks(t)
     refs: set[str] = set()
+    years: frozenset[int] = frozenset()
+    if digits:
+        # "AH-64E" / "AH 64E" / "ah64e": one reference however it is spaced.
+        t = _SPLIT_REF.sub(_join_split_ref, t)
 
-    def take_ref(m: re.Match[str]) -> str:
-        if _is_ref(m.group(0)):
-            refs.add(_ref_key(m.group(0)))
-            return " "
-        return m.group(0)
+        def take_ref(m: re.Match[str]) -> str:
+            if _is_ref(m.group(0)):
+                refs.add(_ref_key(m.group(0)))
+                return " "
+            return m.group(0)
 
-    t = _TOKEN.sub(take_ref, t)
-    years = _years(t)
-    t = _YEAR_SPAN.sub(" ", t)
+        t = _TOKEN.sub(take_ref, t)
+        years = _years(t)
+        t = _YEAR_SPAN.sub(" ", t)
     words: list[str] = []
     every: list[str] = []
     numbers: set[str] = set()
-    for tok in _TOKEN.findall(t):
-        for w in re.split(r"[/_.\-]", tok):
-            if not w:
-                continue
-            w = _SYNONYMS.get(w, w)
-            every.append(w)
-            if w in _NUMBER_WORDS:
-                numbers.add(_NUMBER_WORDS[w])
-            elif w.isdigit():
-                numbers.add(str(int(w)))
-            elif w not in _STOP and len(w) > 1 and not _is_stop_abbreviation(w):
-                words.append(w)
+    # The words of the tokens (split at their separators) are the letter and digit runs.
+    for w in _ALNUM.findall(t):
+        w = _SYNONYMS.get(w, w)
+        every.append(w)
+        if w in _NUMBER_WORDS:
+            numbers.add(_NUMBER_WORDS[w])
+        elif w.isdigit():
+            numbers.add(str(int(w)))
+        elif w not in _STOP and len(w) > 1 and not _is_stop_abbreviation(w):
+            words.append(w)
     return TitleParts(
         tuple(words),
         frozenset(refs),
