@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 
 from bidbell.clock import UK
 from models.dedupe.features import Features
@@ -38,6 +39,19 @@ def _week_keys(day: date | None) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1 << 12)
+def _tails(closing: date | None, published: date | None, spread: bool) -> tuple[str, ...]:
+    """The day and week parts of the keys ("|d:2026-03-14", "|w:2026-W11") of a record
+    closing and published on these UK days. Cached: a day's notices share them (the key
+    is two days and a flag)."""
+    weeks = _week_keys(published)
+    if spread:
+        days = _day_keys(closing, 1)
+    else:
+        days, weeks = _day_keys(closing, 0), weeks[1:2]
+    return tuple([f"|d:{d}" for d in days] + [f"|w:{w}" for w in weeks])
+
+
 def blocking_keys(f: Features, rare_title_words: Sequence[str] = ()) -> set[str]:
     """Keys to block on in memory (``cluster``): the spread keys of ``listing_keys`` and
     the OCID."""
@@ -65,14 +79,12 @@ def listing_keys(
         year = published.year
         years = (year - 1, year, year + 1) if spread else (year,)
         keys.update([f"r:{r}|y:{y}" for r in f.title.refs for y in years])
-    closing = None if f.deadline is None else f.deadline.astimezone(UK).date()
-    weeks = _week_keys(None if published is None else published.date())
-    if spread:
-        days = _day_keys(closing, 1)
-    else:
-        days, weeks = _day_keys(closing, 0), weeks[1:2]
-    # Each buyer token and rare word with each day and week: the suffixes made once.
-    tails = [f"|d:{d}" for d in days] + [f"|w:{w}" for w in weeks]
+    tails = _tails(
+        None if f.deadline is None else f.deadline.astimezone(UK).date(),
+        None if published is None else published.date(),
+        spread,
+    )
+    # Each buyer token and rare word with each day and week.
     buyer = [f"b:{t}" for t in f.buyer]
     if f.buyer_id:
         buyer.append(f"bid:{f.buyer_id}")

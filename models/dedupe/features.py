@@ -13,9 +13,11 @@ from typing import Any
 from bidbell.clock import UK
 from bidbell.clock import published as read_instant
 from models.dedupe.text import (
+    _EMPTY,
     _STOP,
     TitleParts,
     _ascii_lower,
+    _frozen,
     buyer_tokens,
     reference_key,
     supplier_name,
@@ -57,7 +59,7 @@ _ADVERT_ID = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Features:
     ocid: str
     ids: frozenset[str]  # published identifiers of this record, normalised
@@ -81,12 +83,25 @@ DESCRIPTION_CHARS = 300  # the opening of a description is compared (portals cut
 
 
 _DESCRIPTION_WORD = re.compile(r"[a-z]{3,}")
+# ASCII bytes -> lower-case letters, everything else a space; and what description_words
+# leaves out: stopwords and words of one or two letters.
+_LETTERS_LOWER = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 32 for c in range(256))
+_STOP_OR_SHORT = _STOP.union(
+    chr(a) + b for a in range(97, 123) for b in ("", *(chr(b) for b in range(97, 123)))
+)
 _SPACES = re.compile(r"\s+")
 
 
 def description_words(text: str) -> frozenset[str]:
-    t = _ascii_lower(text[:DESCRIPTION_CHARS])
-    return frozenset(_DESCRIPTION_WORD.findall(t)).difference(_STOP)
+    head = text[:DESCRIPTION_CHARS]
+    if head.isascii():
+        # The same words as below (lower-cased runs of three letters or more) at half the
+        # cost: a byte table and a split instead of lower() and a pattern scan.
+        runs = head.encode("ascii").translate(_LETTERS_LOWER).decode("ascii").split()
+        words = frozenset(runs).difference(_STOP_OR_SHORT)
+    else:
+        words = frozenset(_DESCRIPTION_WORD.findall(_ascii_lower(head))).difference(_STOP)
+    return words if words else _EMPTY
 
 
 def _norm_id(value: Any) -> str | None:
@@ -122,9 +137,10 @@ def features(rec: Any) -> Features:
     ocid = _text(get("ocid")).strip()
     suppliers = get("suppliers") or ()
     gross = _money(get("value_amount_gross"))
+    names = frozenset(n for s in suppliers if isinstance(s, str) and (n := supplier_name(s)))
     return Features(
         ocid=ocid,
-        ids=frozenset(ids),
+        ids=_frozen(ids),
         title=parts,
         title_text=" ".join(parts.tokens),
         buyer=buyer_tokens(_text(get("buyer_name"))),
@@ -135,6 +151,6 @@ def features(rec: Any) -> Features:
         value_min=_money(get("value_min")),
         description=description_words(_text(get("description"))),
         tender_ref=reference_key(_text(get("tender_reference"))),
-        suppliers=frozenset(n for s in suppliers if isinstance(s, str) and (n := supplier_name(s))),
+        suppliers=names if names else _EMPTY,
         publisher="-".join(ocid.lower().split("-")[:2]) if ocid.count("-") >= 2 else "",
     )

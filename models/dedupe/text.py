@@ -8,10 +8,24 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz
 
+_T = TypeVar("_T")
+
 # --- text normalisation --------------------------------------------------------------------
+
+
+# The one empty set kept: most titles have no reference, mark, number or year, many records
+# no supplier; each empty set kept apart would be one more object for the garbage collector
+# to walk on every collection while the features are held.
+_EMPTY: frozenset[Any] = frozenset()
+
+
+def _frozen(items: set[_T]) -> frozenset[_T]:
+    """``frozenset(items)``, or the shared empty one."""
+    return frozenset(items) if items else _EMPTY
 
 
 def _words(text: str) -> frozenset[str]:
@@ -182,10 +196,10 @@ def _take_years(text: str) -> tuple[str, frozenset[int]]:
                 years.add(e)
         return " "
 
-    return _YEAR_SPAN.sub(take, text), frozenset(years)
+    return _YEAR_SPAN.sub(take, text), _frozen(years)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TitleParts:
     tokens: tuple[str, ...]  # content words in order, refs/years/markers/stopwords removed
     refs: frozenset[str]
@@ -275,7 +289,7 @@ def title_parts(title: str) -> TitleParts:
             t, marks = _marks(t)
             break
     refs: set[str] = set()
-    years: frozenset[int] = frozenset()
+    years: frozenset[int] = _EMPTY
     if digits:
         # "AH-64E" / "AH 64E" / "ah64e": one reference however it is spaced.
         t = _SPLIT_REF.sub(_join_split_ref, t)
@@ -302,9 +316,9 @@ def title_parts(title: str) -> TitleParts:
             words.append(w)
     return TitleParts(
         tuple(words),
-        frozenset(refs),
-        frozenset(marks),
-        frozenset(numbers),
+        _frozen(refs),
+        _frozen(marks),
+        _frozen(numbers),
         years,
         flat,
         tuple(every),
@@ -341,7 +355,8 @@ def reference_key(ref: str) -> str:
 def buyer_tokens(name: str) -> frozenset[str]:
     t = _ascii_lower(name).replace("&", " and ")
     words = (_SYNONYMS.get(w, w) for w in _ALNUM.findall(t))
-    return frozenset(w for w in words if w not in _BUYER_STOP and len(w) > 1)
+    tokens = frozenset(w for w in words if w not in _BUYER_STOP and len(w) > 1)
+    return tokens if tokens else _EMPTY
 
 
 _VOWELS = frozenset("aeiou")
