@@ -89,7 +89,6 @@ _LETTERS_LOWER = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 32 
 _STOP_OR_SHORT = _STOP.union(
     chr(a) + b for a in range(97, 123) for b in ("", *(chr(b) for b in range(97, 123)))
 )
-_SPACES = re.compile(r"\s+")
 
 
 def description_words(text: str) -> frozenset[str]:
@@ -107,8 +106,9 @@ def description_words(text: str) -> frozenset[str]:
 def _norm_id(value: Any) -> str | None:
     if not isinstance(value, str | int) or isinstance(value, bool):
         return None
-    v = _SPACES.sub("", str(value)).lower()
-    return v if len(v) >= 6 and any(c.isdigit() for c in v) else None
+    # Whitespace dropped (str.split's whitespace is the pattern \s's, character for character).
+    v = "".join(str(value).split()).lower()
+    return v if len(v) >= 6 and any(map(str.isdigit, v)) else None
 
 
 def features(rec: Any) -> Features:
