@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, timedelta
+from functools import lru_cache
 
 from bidbell.clock import UK
 from models.dedupe.features import Features
@@ -15,21 +16,40 @@ BLOCK_CAP = 300  # a blocking key shared by more records than this is not used
 # --- clustering ----------------------------------------------------------------------------
 
 
-def _day_keys(when: datetime | None, spread: int) -> list[str]:
-    if when is None:
+_WEEK_STEPS = (timedelta(days=-7), timedelta(0), timedelta(days=7))
+
+
+def _day_keys(day: date | None, spread: int) -> list[str]:
+    """The UK day (of the deadline) and ``spread`` days either side."""
+    if day is None:
         return []
-    day = when.astimezone(UK).date()
     return [(day + timedelta(days=d)).isoformat() for d in range(-spread, spread + 1)]
 
 
-def _week_keys(when: datetime | None) -> list[str]:
-    if when is None:
+def _week_keys(day: date | None) -> list[str]:
+    """The ISO weeks of the week before the UK day (of publication), its own and the next.
+    A day's date is taken once by the caller: one time-zone conversion per record, not one
+    per key (and shifting the local day is shifting the local time's day)."""
+    if day is None:
         return []
     out = []
-    for d in (-7, 0, 7):
-        y, w, _ = (when.astimezone(UK) + timedelta(days=d)).isocalendar()
+    for step in _WEEK_STEPS:
+        y, w, _ = (day + step).isocalendar()
         out.append(f"{y}-W{w:02d}")
     return out
+
+
+@lru_cache(maxsize=1 << 12)
+def _tails(closing: date | None, published: date | None, spread: bool) -> tuple[str, ...]:
+    """The day and week parts of the keys ("|d:2026-03-14", "|w:2026-W11") of a record
+    closing and published on these UK days. Cached: a day's notices share them (the key
+    is two days and a flag)."""
+    weeks = _week_keys(published)
+    if spread:
+        days = _day_keys(closing, 1)
+    else:
+        days, weeks = _day_keys(closing, 0), weeks[1:2]
+    return tuple([f"|d:{d}" for d in days] + [f"|w:{w}" for w in weeks])
 
 
 def blocking_keys(f: Features, rare_title_words: Sequence[str] = ()) -> set[str]:
@@ -52,25 +72,27 @@ def listing_keys(
     unless their deadlines agree, which the day keys find; without the year, a framework's
     reference would make every call-off of ten years a candidate of every other."""
     keys = {f"i:{i}" for i in f.ids}
-    if f.published is None:
-        keys.update(f"r:{r}" for r in f.title.refs)
+    published = None if f.published is None else f.published.astimezone(UK)
+    if published is None:
+        keys.update([f"r:{r}" for r in f.title.refs])
     else:
-        year = f.published.astimezone(UK).year
+        year = published.year
         years = (year - 1, year, year + 1) if spread else (year,)
-        keys.update(f"r:{r}|y:{y}" for r in f.title.refs for y in years)
-    buyer = {f"b:{t}" for t in f.buyer} | ({f"bid:{f.buyer_id}"} if f.buyer_id else set())
-    if spread:
-        days, weeks = _day_keys(f.deadline, 1), _week_keys(f.published)
+        keys.update([f"r:{r}|y:{y}" for r in f.title.refs for y in years])
+    tails = _tails(
+        None if f.deadline is None else f.deadline.astimezone(UK).date(),
+        None if published is None else published.date(),
+        spread,
+    )
+    # Each buyer token and rare word with each day and week.
+    buyer = [f"b:{t}" for t in f.buyer]
+    if f.buyer_id:
+        buyer.append(f"bid:{f.buyer_id}")
+    if tails:
+        keys.update([b + tail for b in buyer for tail in tails])
+        keys.update([f"t:{word}{tail}" for word in rare_title_words for tail in tails])
     else:
-        days, weeks = _day_keys(f.deadline, 0), _week_keys(f.published)[1:2]
-    for b in buyer:
-        keys.update(f"{b}|d:{d}" for d in days)
-        keys.update(f"{b}|w:{w}" for w in weeks)
-        if not days and not weeks:
-            keys.add(b)
-    for word in rare_title_words:
-        keys.update(f"t:{word}|d:{d}" for d in days)
-        keys.update(f"t:{word}|w:{w}" for w in weeks)
+        keys.update(buyer)
     return keys
 
 

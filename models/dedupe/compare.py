@@ -20,6 +20,7 @@ DEADLINE_APART_DAYS = 60  # deadlines further apart: a different procurement (ha
 DEADLINE_MOVED_DAYS = 15  # a fuzzy match allows a deadline moved this much, no more
 PUBLISHED_APART_DAYS = 300  # first publications further apart (no close deadlines): idem
 WEIGHTS = {"title": 0.5, "buyer": 0.2, "deadline": 0.15, "value": 0.15, "description": 0.15}
+_LETTERS = re.compile(r"[a-z]*")  # a reference's series: its opening letters
 
 
 class SameProcurement(NamedTuple):
@@ -163,7 +164,7 @@ def _ref_series_conflict(a: frozenset[str], b: frozenset[str]) -> tuple[str, str
         return None
     for x in a:
         for y in b:
-            px, py = re.match(r"[a-z]*", x), re.match(r"[a-z]*", y)
+            px, py = _LETTERS.match(x), _LETTERS.match(y)
             if (
                 px and py and px.group(0) and px.group(0) == py.group(0)
                 and len(x) == len(y) and x != y
@@ -198,7 +199,8 @@ def conflicts(a: Any, b: Any) -> list[str]:
     ):  # fmt: skip
         out.append(f"different buyer references ({fa.tender_ref} / {fb.tender_ref})")
     ta, tb = fa.title, fb.title
-    for kind in ("lot", "package", "phase", "part", "calloff"):
+    # Numbers of a kind differ only where both titles have marks (most have none).
+    for kind in ("lot", "package", "phase", "part", "calloff") if ta.marks and tb.marks else ():
         ia = {i for k, i in ta.marks if k == kind}
         ib = {i for k, i in tb.marks if k == kind}
         if ia and ib and ia != ib:

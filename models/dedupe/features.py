@@ -5,7 +5,7 @@ words of its description."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -13,9 +13,11 @@ from typing import Any
 from bidbell.clock import UK
 from bidbell.clock import published as read_instant
 from models.dedupe.text import (
+    _EMPTY,
     _STOP,
     TitleParts,
     _ascii_lower,
+    _frozen,
     buyer_tokens,
     reference_key,
     supplier_name,
@@ -24,12 +26,6 @@ from models.dedupe.text import (
 from models.formats.text import parse_money
 
 # --- reading records -----------------------------------------------------------------------
-
-
-def _field(rec: Any, name: str) -> Any:
-    if isinstance(rec, Mapping):
-        return rec.get(name)
-    return getattr(rec, name, None)
 
 
 def _text(value: Any) -> str:
@@ -63,7 +59,7 @@ _ADVERT_ID = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Features:
     ocid: str
     ids: frozenset[str]  # published identifiers of this record, normalised
@@ -86,47 +82,75 @@ class Features:
 DESCRIPTION_CHARS = 300  # the opening of a description is compared (portals cut them)
 
 
+_DESCRIPTION_WORD = re.compile(r"[a-z]{3,}")
+# ASCII bytes -> lower-case letters, everything else a space; and what description_words
+# leaves out: stopwords and words of one or two letters.
+_LETTERS_LOWER = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 32 for c in range(256))
+_STOP_OR_SHORT = _STOP.union(
+    chr(a) + b for a in range(97, 123) for b in ("", *(chr(b) for b in range(97, 123)))
+)
+
+
 def description_words(text: str) -> frozenset[str]:
-    t = _ascii_lower(text[:DESCRIPTION_CHARS])
-    return frozenset(w for w in re.findall(r"[a-z]{3,}", t) if w not in _STOP)
+    head = text[:DESCRIPTION_CHARS]
+    if head.isascii():
+        # The same words as below (lower-cased runs of three letters or more) at half the
+        # cost: a byte table and a split instead of lower() and a pattern scan.
+        runs = head.encode("ascii").translate(_LETTERS_LOWER).decode("ascii").split()
+        words = frozenset(runs).difference(_STOP_OR_SHORT)
+    else:
+        words = frozenset(_DESCRIPTION_WORD.findall(_ascii_lower(head))).difference(_STOP)
+    return words if words else _EMPTY
 
 
 def _norm_id(value: Any) -> str | None:
     if not isinstance(value, str | int) or isinstance(value, bool):
         return None
-    v = re.sub(r"\s+", "", str(value)).lower()
-    return v if len(v) >= 6 and any(c.isdigit() for c in v) else None
+    # Whitespace dropped (str.split's whitespace is the pattern \s's, character for character).
+    v = "".join(str(value).split()).lower()
+    return v if len(v) >= 6 and any(map(str.isdigit, v)) else None
 
 
 def features(rec: Any) -> Features:
     """The comparable form of one record (cache it when comparing one record many times)."""
     if isinstance(rec, Features):
         return rec
+    # A mapping's fields by key, an object's by attribute: chosen once per record (an ABC
+    # isinstance test per field was a tenth of the cost of a record).
+    get: Callable[[str], Any]
+    if isinstance(rec, Mapping):
+        get = rec.get
+    else:
+
+        def get(name: str) -> Any:
+            return getattr(rec, name, None)
+
     ids: set[str] = set()
-    for value in (_field(rec, "source_id"), *(_field(rec, "references") or ())):
+    for value in (get("source_id"), *(get("references") or ())):
         if (nid := _norm_id(value)) is not None:
             ids.add(nid)
-    url = _text(_field(rec, "url"))
-    if m := _ADVERT_ID.search(url):
+    url = _text(get("url"))
+    if "?" in url and (m := _ADVERT_ID.search(url)):  # the pattern needs a query
         ids.add(f"url:{m.group(1).lower()}:{m.group(2).lower()}")
-    parts = title_parts(_text(_field(rec, "title")))
-    amount = _money(_field(rec, "value_amount"))
-    ocid = _text(_field(rec, "ocid")).strip()
-    suppliers = _field(rec, "suppliers") or ()
-    gross = _money(_field(rec, "value_amount_gross"))
+    parts = title_parts(_text(get("title")))
+    amount = _money(get("value_amount"))
+    ocid = _text(get("ocid")).strip()
+    suppliers = get("suppliers") or ()
+    gross = _money(get("value_amount_gross"))
+    names = frozenset(n for s in suppliers if isinstance(s, str) and (n := supplier_name(s)))
     return Features(
         ocid=ocid,
-        ids=frozenset(ids),
+        ids=_frozen(ids),
         title=parts,
         title_text=" ".join(parts.tokens),
-        buyer=buyer_tokens(_text(_field(rec, "buyer_name"))),
-        buyer_id=_text(_field(rec, "buyer_id")).strip().lower(),
-        deadline=_when(_field(rec, "deadline")),
-        published=_when(_field(rec, "published_at")),
+        buyer=buyer_tokens(_text(get("buyer_name"))),
+        buyer_id=_text(get("buyer_id")).strip().lower(),
+        deadline=_when(get("deadline")),
+        published=_when(get("published_at")),
         values=tuple(v for v in (amount, gross) if v is not None),
-        value_min=_money(_field(rec, "value_min")),
-        description=description_words(_text(_field(rec, "description"))),
-        tender_ref=reference_key(_text(_field(rec, "tender_reference"))),
-        suppliers=frozenset(n for s in suppliers if isinstance(s, str) and (n := supplier_name(s))),
+        value_min=_money(get("value_min")),
+        description=description_words(_text(get("description"))),
+        tender_ref=reference_key(_text(get("tender_reference"))),
+        suppliers=names if names else _EMPTY,
         publisher="-".join(ocid.lower().split("-")[:2]) if ocid.count("-") >= 2 else "",
     )
