@@ -565,12 +565,10 @@ def _rebuild_opportunities(
     out as it would one import after the other."""
     serialise_linking(session)
     by_ocid: dict[str, list[NoticeFields]] = {o: [] for o in ocids}
-    sources: dict[str, set[str]] = {o: set() for o in ocids}
-    stored: dict[str, set[tuple[str, str]]] = {o: set() for o in ocids}
+    stored: dict[str, set[tuple[str, str]]] = {o: set() for o in ocids}  # notice keys
     stale: list[tuple[str, str]] = []
     q = select(Notice.source, Notice.source_id, Notice.ocid)  # type: ignore[call-overload]
     for source, source_id, ocid in select_in(session, q, Notice.ocid, ocids):  # type: ignore[arg-type]
-        sources[ocid].add(source)
         stored[ocid].add((source, source_id))
         fields = fresh.get((source, source_id))
         if fields is None:
@@ -607,7 +605,7 @@ def _rebuild_opportunities(
             taken[ocid] = d
             merged, digest = d.merged, d.digest
         else:
-            merged, digest = _opportunity(notices, sources[ocid], model)
+            merged, digest = _opportunity(notices, {s for s, _i in stored[ocid]}, model)
         old = current.get(ocid)
         if old is None:
             inserts.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
@@ -151,13 +151,14 @@ def select_plain_in(
     given twice count once)."""
     if not values:
         return []
+    table = model.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter: select_in
+        query = select(*(table.c[c] for c in columns))
+        return [tuple(r) for r in select_in(session, query, table.c[column], values)]
     conn = session.connection()
     prep = conn.dialect.identifier_preparer
-    table = model.__table__  # type: ignore[attr-defined]
     name = prep.format_table(table)
     cols = ", ".join(f"{name}.{prep.quote(c)}" for c in columns)
-    if conn.dialect.name == "postgresql":
-        return _select_joined(conn, table, cols, column, values)
     unique = tuple(dict.fromkeys(values))
     marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(unique))
     sql = f"SELECT {cols} FROM {name} WHERE {prep.quote(column)} IN ({marks})"
@@ -169,9 +170,15 @@ def select_in(
 ) -> list[Any]:
     """The rows of ``query`` whose ``column`` is one of ``values`` (each once), with
     SQLAlchemy's result types: ``IN (...)`` on SQLite; on PostgreSQL the values as one
-    array joined through the column's index, as ``select_plain_in`` does and for the same
-    reasons (each IN list of a thousand was planned afresh: 4 ms a query at 8,000 notices,
-    and planned as a scan of the whole table when statistics lag the table)."""
+    array parameter joined to the table through the column's index.
+
+    PostgreSQL planned each IN list afresh (8-34 ms of planning for 800 blocking keys;
+    about 30 ms a query for the 1,000 OCIDs or ids of a batch at 8,000 notices) and, its
+    statistics lagging a table that grows within the transaction (a backfill), as a scan
+    of the whole table. 4,640 blocking keys against 138,000 stored: IN lists of 800
+    124-177 ms, ``= ANY(array)`` 46-57 ms, this join 17-21 ms. A sequential scan is ruled
+    out for this one statement (``set_config(..., true)`` lasts to the end of the
+    transaction, so the setting in force before is put back after it)."""
     if not values:
         return []
     unique = list(dict.fromkeys(values))
@@ -197,32 +204,6 @@ def _no_seqscan(conn: Any) -> str:
 
 def _restore_seqscan(conn: Any, before: str) -> None:
     conn.exec_driver_sql("SELECT set_config('enable_seqscan', %s, true)", (before,))
-
-
-def _select_joined(
-    conn: Any, table: Any, cols: str, column: str, values: Sequence[Any]
-) -> list[tuple[Any, ...]]:
-    """PostgreSQL: the values as one array parameter, joined to the table through its
-    index, in one query of fixed text (psycopg prepares it once).
-
-    Measured on 4,640 blocking keys against 138,000 stored (bench-ingest at 12,000
-    notices): IN lists of 800 parameters 124-177 ms (each list planned afresh, 8-34 ms of
-    planning a query, and planned as a scan of the whole table), ``= ANY(array)`` 46-57 ms,
-    this join 17-21 ms. The planner, whose statistics lag a table growing within the
-    transaction (a backfill), would hash the whole table instead of probing its index: a
-    sequential scan is ruled out for this one statement (``set_config(..., true)`` lasts
-    to the end of the transaction, so the setting in force before is put back after it)."""
-    prep = conn.dialect.identifier_preparer
-    name = prep.format_table(table)
-    kind = table.c[column].type.compile(dialect=conn.dialect)
-    sql = (
-        f"SELECT {cols} FROM unnest(%s::{kind}[]) AS probe(v) "
-        f"JOIN {name} ON {name}.{prep.quote(column)} = probe.v"
-    )
-    before = _no_seqscan(conn)
-    rows = [tuple(r) for r in conn.exec_driver_sql(sql, (list(dict.fromkeys(values)),))]
-    _restore_seqscan(conn, before)
-    return rows
 
 
 def _mark(style: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -76,6 +77,13 @@ def _criteria(data: dict, around: tuple[str, int] | None) -> Criteria:
     return Criteria.model_validate(data)
 
 
+# Hypothesis settings of the tests over the stored captures (a slow, function-scoped fixture)
+SLOW: dict[str, Any] = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+}
+
+
 @pytest.fixture
 def stored(engine, fixtures_dir):
     with Session(engine) as s:
@@ -89,8 +97,7 @@ def stored(engine, fixtures_dir):
 def test_engine_equals_plain_loop_on_stored_captures(stored) -> None:
     @settings(
         max_examples=25,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        **SLOW,
     )
     @given(
         st.lists(st.tuples(criteria, radius), min_size=1, max_size=12),
@@ -125,8 +132,7 @@ def test_index_updated_in_place_equals_plain_loop(stored) -> None:
 
     @settings(
         max_examples=15,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        **SLOW,
     )
     @given(
         st.lists(st.tuples(criteria, radius), min_size=2, max_size=10),
