@@ -213,29 +213,27 @@ def link_listings(
         c = canon.get(oid)
         return c if c is not None else oid
 
+    # Every stored member of the groups met here, read at once (not a query per group
+    # joined): a group's size is then known before its rows are compared.
+    roots = {root(o) for o in canon}
+    unread = roots.union(*_members(session, roots).values()) - set(feats)
+    for o, (f, c) in _load(session, unread).items():
+        feats[o] = f
+        canon[o] = before[o] = c
     groups: dict[int, set[int]] = defaultdict(set)  # root -> members (itself included)
     for o in canon:
         groups[root(o)].add(o)
-    complete: set[int] = set()  # roots whose every stored member is loaded
-
-    def load_group(r: int) -> None:
-        if r in complete:
-            return
-        complete.add(r)
-        q = select(table.c.id).where(table.c.canonical_id == r)
-        stored = {r} | {o for (o,) in session.execute(q)}
-        for o, (f, c) in _load(session, stored - set(feats)).items():
-            feats[o] = f
-            canon[o] = before[o] = c
-            groups[root(o)].add(o)
 
     reasons: dict[int, list[str]] = {}
     refused: set[tuple[int, int, int, int]] = set()  # groups found in conflict, as they were
     for oid in batch_ids:
         scored = []
         for other in candidates[oid]:
-            if root(other) == root(oid):
+            mine, theirs = root(oid), root(other)
+            if mine == theirs:
                 continue
+            if len(groups[mine]) + len(groups[theirs]) > MAX_GROUP:
+                continue  # groups only grow: these two can never join, so why compare
             m = dedupe.same_procurement(feats[oid], feats[other])
             if m.same:
                 scored.append((-m.score, other, m.reasons))
@@ -243,8 +241,6 @@ def link_listings(
             mine, theirs = root(oid), root(other)
             if mine == theirs:
                 continue
-            load_group(theirs)
-            load_group(mine)
             a, b = groups[mine], groups[theirs]
             if len(a) + len(b) > MAX_GROUP:
                 continue  # a series (call-offs), not listings of one procurement: bounded work
@@ -257,7 +253,6 @@ def link_listings(
             new_root = min(mine, theirs)
             merged = groups.pop(mine) | groups.pop(theirs)
             groups[new_root] = merged
-            complete.add(new_root)
             for o in merged:
                 canon[o] = None if o == new_root else new_root
             later = oid if oid != new_root else other
@@ -283,6 +278,17 @@ def link_listings(
 
 def _ocid_of(feats: Mapping[int, dedupe.Features], oid: int) -> str:
     return feats[oid].ocid if oid in feats else f"opportunity {oid}"
+
+
+def _members(session: Session, roots: Collection[int]) -> dict[int, set[int]]:
+    """The stored rows that point at each of these rows (its other listings)."""
+    out: dict[int, set[int]] = defaultdict(set)
+    for part in _chunks(sorted(roots)):
+        for root, oid in select_plain_in(
+            session, Opportunity, ("canonical_id", "id"), "canonical_id", part
+        ):
+            out[root].add(oid)
+    return out
 
 
 def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Features, int | None]]:

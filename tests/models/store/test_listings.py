@@ -232,3 +232,25 @@ def test_a_third_listing_leaves_the_second_as_it_was(engine, fts_files) -> None:
             second_row.ocid,
             "bidbell-medway_portal-77c0-aldbanks",
         ]
+
+
+def test_a_series_alike_in_the_hundreds_is_kept_in_groups_of_bounded_size(
+    engine, monkeypatch
+) -> None:
+    """A framework's call-offs (bench.common.alike_records: one real release copied with
+    new ids a few hours apart) block together on every key. Across batches, each group
+    fills up to MAX_GROUP listings and no further; every row is linked or starts a group."""
+    from bench.common import alike_records
+    from models.store import listings
+
+    monkeypatch.setattr(listings, "MAX_GROUP", 6)
+    records = [r for r in alike_records(80, family=80) if not r["payload"]["id"].endswith("9")]
+    with Session(engine) as s:
+        store_records(s, records, now=NOW, commit_batches=True, batch_size=25)
+        rows = s.exec(select(Opportunity.id, Opportunity.canonical_id)).all()
+    sizes: dict[int, int] = {}
+    for oid, canonical in rows:
+        sizes[canonical or oid] = sizes.get(canonical or oid, 0) + 1
+    assert len(rows) == len(records) == 72
+    assert max(sizes.values()) == 6
+    assert sorted(sizes.values(), reverse=True) == [6] * 12, sizes
