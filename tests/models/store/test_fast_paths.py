@@ -1,13 +1,19 @@
 """The store's dialect fast paths (models.store.upsert) on SQLite and PostgreSQL: the same
-rows as the plain query, and the PostgreSQL storage settings of migration 0012."""
+rows as the plain query, and the storage settings of migrations 0012 and 0013."""
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 import pytest
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from models.store.tables import Opportunity, OpportunityBlock
+from models.store.db import alembic_config, make_engine
+from models.store.tables import Notice, Opportunity, OpportunityBlock
 from models.store.upsert import insert_plain_rows, select_plain_in
 
 
@@ -60,3 +66,37 @@ def test_payloads_are_compressed_with_lz4_on_postgresql(engine) -> None:
             "WHERE attrelid = 'notice'::regclass AND attname = 'payload'"
         )
         assert s.execute(q).scalar_one() == ("l" if lz4 else "")
+        q = text("SELECT pg_typeof(payload)::text FROM notice")
+        s.add(Notice(source="s", source_id="1", ocid="o", content_hash="h", payload={"b": 1}))
+        s.flush()
+        assert s.execute(q).scalar_one() == "json"
+
+
+def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
+    """Down to 0012 (JSONB payloads, keys checked against opportunities) with data in it,
+    and up again: the payloads read back the same, the keys are kept, and a key of an
+    opportunity not (yet) stored is no longer refused."""
+    cfg = alembic_config(db_url)
+    command.downgrade(cfg, "0012")
+    engine = make_engine(db_url)
+    payload = {"id": "r1", "tender": {"title": "Café – roofing", "value": {"amount": 1.5}}}
+    with Session(engine) as s:
+        (oid,) = _opportunities(s, 1)
+        s.add(Notice(source="s", source_id="r1", ocid="o", content_hash="h", payload=payload))
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid)])
+        s.commit()
+        # 0012: the foreign key holds (the DB-API's own error: a plain-value fast path)
+        with pytest.raises((IntegrityError, psycopg.IntegrityError, sqlite3.IntegrityError)):
+            insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid + 9)])
+        s.rollback()
+    engine.dispose()
+    command.upgrade(cfg, "head")
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        assert s.exec(select(Notice.payload)).one() == payload
+        assert s.exec(select(OpportunityBlock.key, OpportunityBlock.opportunity_id)).all() == [
+            ("k", oid)
+        ]
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid + 9)])
+        s.commit()
+    engine.dispose()
