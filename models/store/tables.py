@@ -43,9 +43,7 @@ class Notice(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     # JSON text as the store wrote it (json, not JSONB, on PostgreSQL: never queried inside,
     # and parsing it into JSONB was half the server's cost of a notice; migration 0013)
-    payload: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON(), nullable=False)
-    )
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
 
 
 class Opportunity(SQLModel, table=True):

@@ -79,7 +79,7 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
     cfg = alembic_config(db_url)
     command.downgrade(cfg, "0012")
     engine = make_engine(db_url)
-    payload = {"id": "r1", "tender": {"title": "Café – roofing", "value": {"amount": 1.5}}}
+    payload = {"id": "r1", "tender": {"title": "Café \u2013 roofing", "value": {"amount": 1.5}}}
     with Session(engine) as s:
         (oid,) = _opportunities(s, 1)
         s.add(Notice(source="s", source_id="r1", ocid="o", content_hash="h", payload=payload))

@@ -57,9 +57,7 @@ def upgrade() -> None:
     with op.batch_alter_table(
         "opportunityblock", recreate="always", naming_convention=NAMES
     ) as batch:
-        batch.drop_constraint(
-            "fk_opportunityblock_opportunity_id_opportunity", type_="foreignkey"
-        )
+        batch.drop_constraint("fk_opportunityblock_opportunity_id_opportunity", type_="foreignkey")
 
 
 def downgrade() -> None:
