@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, text
+from sqlalchemy import ColumnElement, Select, Text, bindparam, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
@@ -184,13 +184,24 @@ def select_in(
     unique = list(dict.fromkeys(values))
     if session.get_bind().dialect.name != "postgresql":
         return list(session.execute(query.where(column.in_(unique))))
-    array = bindparam("probe_values", unique, type_=postgresql.ARRAY(column.type))
+    array: Any
+    if all(isinstance(v, str) and _SEP not in v for v in unique):
+        # text values as one string split by the server: the driver's dumping of a list
+        # (an escaping check a value, in Python) cost 33 ms a batch's 30,000 probe keys,
+        # one string 2 ms
+        joined = bindparam("probe_values", _SEP.join(unique), type_=Text())
+        array = func.string_to_array(joined, _SEP, type_=postgresql.ARRAY(Text()))
+    else:
+        array = bindparam("probe_values", unique, type_=postgresql.ARRAY(column.type))
     probe = func.unnest(array).table_valued("v").render_derived(name="probe")
     conn = session.connection()
     before = _no_seqscan(conn)
     rows = list(session.execute(query.join(probe, column == probe.c.v)))
     _restore_seqscan(conn, before)
     return rows
+
+
+_SEP = "\x1f"  # ASCII unit separator: between the values of a joined text parameter
 
 
 def _no_seqscan(conn: Any) -> str:

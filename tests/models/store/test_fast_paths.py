@@ -38,6 +38,12 @@ def test_select_plain_in_returns_each_matching_row_once(engine) -> None:
         want = sorted(tuple(r) for r in s.execute(q))
         assert sorted(got) == want and len(want) == len(set(want)) == 10
         assert select_plain_in(s, OpportunityBlock, ("key",), "key", []) == []
+        # a value holding the separator of PostgreSQL's joined text parameter: sent as an array
+        odd = "k:\x1f:1"
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [(odd, ids[1])])
+        got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", [odd, "k:1"])
+        assert sorted(got) == sorted([(odd, ids[1]), *(r for r in want if r[0] == "k:1")])
+        assert select_plain_in(s, OpportunityBlock, ("key",), "key", ["k:"]) == []
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
