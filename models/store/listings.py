@@ -301,8 +301,20 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Featur
     carried: dict[int, dict[str, Any]] = defaultdict(dict)
     out: dict[int, tuple[dedupe.Features, int | None]] = {}
     for part in _chunks(ordered):
+        # rows whose features are remembered (by content hash) need nothing more read
+        missing = []
+        for oid, digest, canonical in select_plain_in(
+            session, Opportunity, ("id", "content_hash", "canonical_id"), "id", part
+        ):
+            hit = _features.get((db, oid))
+            if hit is not None and hit[0] == digest:
+                out[oid] = (hit[1], canonical)
+            else:
+                missing.append(oid)
+        if not missing:
+            continue
         q = select(blocks.c.opportunity_id, blocks.c.key).where(
-            blocks.c.opportunity_id.in_(part),
+            blocks.c.opportunity_id.in_(missing),
             or_(blocks.c.key.like("i:%"), *(blocks.c.key.like(f"{p}%") for p in CARRIED)),
         )
         for oid, key in session.execute(q):
@@ -313,12 +325,8 @@ def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Featur
             else:
                 carried[oid].setdefault("suppliers", []).append(key[4:])
         cols = [table.c[c] for c in COLUMNS]
-        for row in session.execute(select(*cols).where(table.c.id.in_(part))).mappings():
+        for row in session.execute(select(*cols).where(table.c.id.in_(missing))).mappings():
             rec = dict(row)
-            hit = _features.get((db, rec["id"]))
-            if hit is not None and hit[0] == rec["content_hash"]:
-                out[rec["id"]] = (hit[1], rec["canonical_id"])
-                continue
             rec["references"] = refs.get(rec["id"], [])
             rec.update(carried.get(rec["id"], {}))
             f = dedupe.features(rec)
