@@ -58,29 +58,39 @@ def insert_ignore_count(
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT full rows (dicts of one shape) the fastest way the dialect has: COPY on
-    PostgreSQL (each value through its column type, as SQLAlchemy would bind it; measured
-    5x faster than executemany for notices), one executemany elsewhere."""
+    """INSERT full rows (dicts of one shape) the fastest way the dialect has, each value
+    through its column type as SQLAlchemy would bind it and the columns' scalar defaults
+    filled in as it would: COPY on PostgreSQL (measured 5x faster than executemany for
+    notices), the DB-API's executemany on SQLite (SQLAlchemy's building of each row's
+    parameters cost more than the insert: 10,000 opportunities 0.126 -> 0.110-0.122 ms
+    a row). Rows of mixed shapes, or columns with other defaults, go through SQLAlchemy."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
     conn = session.connection()
-    columns = list(rows[0])
-    if conn.dialect.name != "postgresql" or any(len(r) != len(columns) for r in rows):
+    given = list(rows[0])
+    missing = [c for c in table.c if c.name not in rows[0] and c.default is not None]
+    if any(len(r) != len(given) for r in rows) or any(not c.default.is_scalar for c in missing):
         session.execute(insert(table), list(rows))
         return
+    defaults = tuple(c.default.arg for c in missing)
+    columns = given + [c.name for c in missing]
     procs = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
-    _copy(
-        conn,
-        table,
-        columns,
-        (
-            [
-                v if p is None or v is None else p(v)
-                for v, p in zip(map(row.__getitem__, columns), procs, strict=True)
-            ]
-            for row in rows
-        ),
+    values = (
+        tuple(
+            v if p is None or v is None else p(v)
+            for v, p in zip((*map(row.__getitem__, given), *defaults), procs, strict=True)
+        )
+        for row in rows
+    )
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table, columns, values)
+        return
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(c) for c in columns)
+    marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(columns))
+    conn.exec_driver_sql(
+        f"INSERT INTO {prep.format_table(table)} ({cols}) VALUES ({marks})", list(values)
     )
 
 

@@ -4,17 +4,18 @@ rows as the plain query, and the storage settings of migrations 0012 and 0013.""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.store.db import alembic_config, make_engine
 from models.store.tables import Notice, Opportunity, OpportunityBlock
-from models.store.upsert import insert_plain_rows, select_plain_in
+from models.store.upsert import insert_plain_rows, insert_rows, select_plain_in
 
 
 def _opportunities(s: Session, n: int) -> list[int]:
@@ -106,3 +107,28 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
         insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid + 9)])
         s.commit()
     engine.dispose()
+
+
+def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
+    """The fast path (COPY on PostgreSQL, the DB-API's executemany on SQLite) binds each
+    value through its column type and fills in the columns' defaults as SQLAlchemy does."""
+    now = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
+    lists = {k: [] for k in ("regions", "lots", "sectors", "areas", "fit_reasons")}
+    rows = [
+        {"ocid": f"ocds-fast-{i}", "title": f"Roofing {i}", "cpv_codes": ["45261000"],
+         "deadline": now, "value_amount": 1500.5 * i, "sources": ["find_a_tender"],
+         "duplicate_reasons": [], **lists}
+        for i in range(3)
+    ]  # fmt: skip
+    cols = [c for c in Opportunity.__table__.c if c.name not in ("id", "search_vector")]  # type: ignore[attr-defined]
+    with Session(engine) as s:
+        insert_rows(s, Opportunity, rows)
+        s.execute(insert(Opportunity.__table__), [{**r, "ocid": r["ocid"] + "-core"} for r in rows])  # type: ignore[attr-defined]
+        got = {r.ocid: tuple(r)[1:] for r in s.execute(select(*cols).order_by(cols[0]))}
+    assert len(got) == 6
+    for r in rows:
+        fast, core = got[r["ocid"]], got[r["ocid"] + "-core"]
+        assert fast == core
+        row = dict(zip([c.name for c in cols[1:]], fast, strict=True))
+        assert row["deadline"] == now and row["cpv_codes"] == ["45261000"]
+        assert (row["stage"], row["fit_score"], row["value_band"]) == ("unknown", 50, "not_stated")
