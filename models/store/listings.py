@@ -175,16 +175,21 @@ def link_listings(
             .where(table.c.id.in_(part), table.c.canonical_id.is_not(None))
             .values(canonical_id=None, duplicate_reasons=[])
         )
-    insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), sorted(stored))
 
-    # Who shares a key with whom (the batch's own rows included: they are in the table now).
-    all_probes = sorted(set().union(*probes.values()))
+    # Who shares a key with whom: the stored rows, read before the batch's own keys are
+    # written (no key of a batch row is in the table now), and the batch's rows from here
+    # (reading back the dozen keys a row just written was nine in ten rows the probe read).
+    probe_keys = set().union(*probes.values())
     members: dict[str, list[int]] = defaultdict(list)
-    for part in _chunks(all_probes):
+    for part in _chunks(sorted(probe_keys)):
         for key, oid in select_plain_in(
             session, OpportunityBlock, ("key", "opportunity_id"), "key", part
         ):
             members[key].append(oid)
+    for key, oid in stored:
+        if key in probe_keys:
+            members[key].append(oid)
+    insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), sorted(stored))
     for sharing in members.values():
         if KEY_CAP < len(sharing) <= dedupe.BLOCK_CAP:
             sharing.sort()
