@@ -35,7 +35,7 @@ from models.store.listings import Linkage, link_listings, linkage
 from models.store.merge import content_hash, merge_notices
 from models.store.sectors import SectorModel, active_model
 from models.store.tables import IngestError, Notice, Opportunity, OpportunityEvent
-from models.store.types import EncodedJSON
+from models.store.types import EncodedJSON, pack_json
 from models.store.upsert import (
     insert_new_rows,
     insert_rows,
@@ -143,9 +143,12 @@ _URL_LIMIT = 2048
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, dict[str, Any]]:
+def prepare_record(
+    rec: dict[str, Any], now: datetime, pack: bool = False
+) -> tuple[NoticeFields, dict[str, Any]]:
     """One RawNotice-shaped dict -> (its fields, its notice row). Raises NormaliseError
-    naming why the record cannot be stored (the caller keeps it as an IngestError)."""
+    naming why the record cannot be stored (the caller keeps it as an IngestError).
+    ``pack``: the payload compressed as SQLite keeps it (types.PayloadJSON), here."""
     source = rec.get("source")
     if not isinstance(source, str) or not source.strip():
         raise NormaliseError("record has no source")
@@ -187,7 +190,8 @@ def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, di
         "fetched_at": read_instant(rec.get("fetched_at")) or now,
         "stored_at": now,
         "content_hash": hashlib.sha256(encoded).hexdigest(),
-        "payload": EncodedJSON(blob),  # encoded once: for the hash, the checks and the row
+        # encoded once: for the hash, the checks and the row
+        "payload": pack_json(encoded) if pack else EncodedJSON(blob),
     }
     if not fields.url and isinstance(page_url, str) and len(page_url) <= _URL_LIMIT:
         row["url"] = fields.url = page_url
@@ -285,11 +289,11 @@ def _bulk_gc() -> Iterator[None]:
 Prepared = tuple[str, Any, Any, Any]
 
 
-def prepare_one(rec: dict[str, Any] | IngestError, now: datetime) -> Prepared:
+def prepare_one(rec: dict[str, Any] | IngestError, now: datetime, pack: bool = False) -> Prepared:
     if isinstance(rec, IngestError):  # unreadable already (a line of a file)
         return ("unreadable", rec, rec.record, rec.reason)
     try:
-        fields, row = prepare_record(rec, now)
+        fields, row = prepare_record(rec, now, pack)
     except NormaliseError as exc:
         source = str(rec.get("source") or "?")
         payload = rec.get("payload")
@@ -390,6 +394,8 @@ def store_jsonl(
     # One sector model for the whole import, the same in the workers (which classify the
     # opportunities they can: ``derive``) and here.
     model = active_model()
+    # Payloads compressed for SQLite in the workers (types.PayloadJSON), not by the writer.
+    pack = session.get_bind().dialect.name == "sqlite"
     # fork: spawn and forkserver run the main module again in each worker (a script
     # without a __main__ guard would start over). The workers only parse: pure functions,
     # no database (the connections they inherit are never used, and os._exit closes none).
@@ -414,7 +420,7 @@ def store_jsonl(
     try:
         with _bulk_gc():
             for part in _chunks(_raw_lines(path), batch_size):
-                pending.append(pool.submit(_prepare_lines, path, source, now, part))
+                pending.append(pool.submit(_prepare_lines, path, source, now, part, pack))
                 if len(pending) > 2 * workers:
                     write_oldest()
             while pending:
@@ -432,11 +438,11 @@ def _set_worker_model(model: SectorModel | None) -> None:
 
 
 def _prepare_lines(
-    path: Path, source: str, now: datetime, lines: list[tuple[int, bytes]]
+    path: Path, source: str, now: datetime, lines: list[tuple[int, bytes]], pack: bool
 ) -> tuple[list[Prepared], dict[str, Derived]]:
     """In a worker process: raw lines -> what they become, and what they say of their
     opportunities (see ``store_jsonl``)."""
-    prepared = [prepare_one(_decode_line(path, source, n, raw), now) for n, raw in lines]
+    prepared = [prepare_one(_decode_line(path, source, n, raw), now, pack) for n, raw in lines]
     return prepared, derive(prepared, _WORKER_MODEL[0])
 
 

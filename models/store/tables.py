@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.store.types import JSONType, UTCDateTime
+from models.store.types import JSONType, PayloadJSON, UTCDateTime
 
 
 def _now() -> datetime:
@@ -41,9 +41,12 @@ class Notice(SQLModel, table=True):
     fetched_at: datetime | None = _ts()
     stored_at: datetime | None = _ts()
     content_hash: str = Field(max_length=64)
-    # JSON text as the store wrote it (json, not JSONB, on PostgreSQL: never queried inside,
-    # and parsing it into JSONB was half the server's cost of a notice; migration 0013)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
+    # JSON as the store wrote it: json (not JSONB) on PostgreSQL, never queried inside, and
+    # parsing it into JSONB was half the server's cost of a notice (migration 0013); an lz4
+    # frame on SQLite (types.PayloadJSON)
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(PayloadJSON(), nullable=False)
+    )
 
 
 class Opportunity(SQLModel, table=True):
