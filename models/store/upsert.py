@@ -57,21 +57,34 @@ def insert_ignore_count(
     return inserted
 
 
-def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[dict[str, Any]],
+    on_conflict: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> None:
     """INSERT full rows (dicts of one shape) the fastest way the dialect has, each value
     through its column type as SQLAlchemy would bind it and the columns' scalar defaults
     filled in as it would: COPY on PostgreSQL (measured 5x faster than executemany for
     notices), the DB-API's executemany on SQLite (SQLAlchemy's building of each row's
     parameters cost more than the insert: 10,000 opportunities 0.126 -> 0.110-0.122 ms
-    a row). Rows of mixed shapes, or columns with other defaults, go through SQLAlchemy."""
+    a row). Rows of mixed shapes, or columns with other defaults, go through SQLAlchemy.
+
+    ``on_conflict`` (SQLite only): (key columns, columns to update) as ``upsert`` takes
+    them, for rows that may be stored already."""
     if not rows:
         return
     table = model.__table__  # type: ignore[attr-defined]
     conn = session.connection()
+    if on_conflict is not None and conn.dialect.name != "sqlite":
+        raise NotImplementedError("insert_rows(on_conflict=...) is for SQLite: see upsert")
     given = list(rows[0])
     missing = [c for c in table.c if c.name not in rows[0] and c.default is not None]
     if any(len(r) != len(given) for r in rows) or any(not c.default.is_scalar for c in missing):
-        session.execute(insert(table), list(rows))
+        if on_conflict is not None:
+            upsert(session, model, rows, keys=on_conflict[0], update=on_conflict[1])
+        else:
+            session.execute(insert(table), list(rows))
         return
     defaults = tuple(c.default.arg for c in missing)
     columns = given + [c.name for c in missing]
@@ -89,9 +102,12 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
     prep = conn.dialect.identifier_preparer
     cols = ", ".join(prep.quote(c) for c in columns)
     marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(columns))
-    conn.exec_driver_sql(
-        f"INSERT INTO {prep.format_table(table)} ({cols}) VALUES ({marks})", list(values)
-    )
+    sql = f"INSERT INTO {prep.format_table(table)} ({cols}) VALUES ({marks})"
+    if on_conflict is not None:
+        keys, update = on_conflict
+        sets = ", ".join(f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in update)
+        sql += f" ON CONFLICT ({', '.join(prep.quote(k) for k in keys)}) DO UPDATE SET {sets}"
+    conn.exec_driver_sql(sql, list(values))
 
 
 def _copy(conn: Any, table: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -112,9 +128,14 @@ def insert_new_rows(
     update: Sequence[str],
 ) -> None:
     """Insert rows not stored yet: COPY on PostgreSQL, in a savepoint, so that rows another
-    writer stored meanwhile (a unique key taken) fall back to ``upsert``; ``upsert`` on
-    SQLite (one writer at a time; its executemany is as fast)."""
+    writer stored meanwhile (a unique key taken) fall back to ``upsert``; on SQLite
+    ``insert_rows`` with its ON CONFLICT clause (the same statement as ``upsert``'s, without
+    SQLAlchemy's building of each row's parameters: 10,000 notices stored at 2,165/2,262
+    notices/s with ``upsert``, 2,242/2,283 with this)."""
     if not rows:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        insert_rows(session, model, rows, on_conflict=(keys, update))
         return
     if session.get_bind().dialect.name == "postgresql":
         import psycopg
