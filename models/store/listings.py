@@ -181,11 +181,10 @@ def link_listings(
     # (reading back the dozen keys a row just written was nine in ten rows the probe read).
     probe_keys = set().union(*probes.values())
     members: dict[str, list[int]] = defaultdict(list)
-    for part in _chunks(sorted(probe_keys)):
-        for key, oid in select_plain_in(
-            session, OpportunityBlock, ("key", "opportunity_id"), "key", part
-        ):
-            members[key].append(oid)
+    for key, oid in select_plain_in(
+        session, OpportunityBlock, ("key", "opportunity_id"), "key", sorted(probe_keys)
+    ):
+        members[key].append(oid)
     for key, oid in stored:
         if key in probe_keys:
             members[key].append(oid)
@@ -288,11 +287,10 @@ def _ocid_of(feats: Mapping[int, dedupe.Features], oid: int) -> str:
 def _members(session: Session, roots: Collection[int]) -> dict[int, set[int]]:
     """The stored rows that point at each of these rows (its other listings)."""
     out: dict[int, set[int]] = defaultdict(set)
-    for part in _chunks(sorted(roots)):
-        for root, oid in select_plain_in(
-            session, Opportunity, ("canonical_id", "id"), "canonical_id", part
-        ):
-            out[root].add(oid)
+    for root, oid in select_plain_in(
+        session, Opportunity, ("canonical_id", "id"), "canonical_id", sorted(roots)
+    ):
+        out[root].add(oid)
     return out
 
 
