@@ -157,11 +157,11 @@ def _ascii_lower(text: str) -> str:
 
 def _is_ref(token: str) -> bool:
     """A reference-like token: 'dm/00157', 'bth579', 'ca11272', 'a303', '861/2020', '20535'.
-    ``token`` is a ``_DIGIT_TOKEN`` match (letters, digits and separators), four characters or
-    more with a digit, and not a year or a span of years."""
+    ``token`` is a ``_DIGIT_TOKEN`` match (letters, digits and separators): a reference when
+    it has four characters or more, a digit, and is not a year or a span of years. (The
+    pattern's look-ahead can see a digit past the token: "road--12" gives "road".)"""
     if len(token) < 4 or token.isalpha() or not any(c.isdigit() for c in token):
         return False
-    # Not all digits, so a letter or a separator is there too.
     return not (_YEAR.match(token) or _YEAR_SPAN.fullmatch(token))
 
 

@@ -3,7 +3,7 @@ and plain-value fast paths through the DB-API (its parameter marks differ)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, bindparam, func, insert, select, text
@@ -30,8 +30,25 @@ def upsert(
     keys: Sequence[str],
     update: Sequence[str] | None = None,
 ) -> None:
-    """Insert rows; on a key conflict update the ``update`` columns (or do nothing if None)."""
+    """Insert rows; on a key conflict update the ``update`` columns (or do nothing if None).
+    On SQLite through the DB-API with the values bound as ``insert_rows`` binds them (the
+    statement SQLAlchemy would write, without its building of each row's parameters:
+    10,000 new notices stored at 2,165/2,262 notices/s through SQLAlchemy, 2,242/2,283 so)."""
     if not rows:
+        return
+    conn = session.connection()
+    bound = _bound_rows(conn, model, rows) if conn.dialect.name == "sqlite" else None
+    if bound is not None:
+        prep = conn.dialect.identifier_preparer
+        sql = _insert_sql(conn, model, bound[0])
+        sql += f" ON CONFLICT ({', '.join(prep.quote(k) for k in keys)}) DO "
+        if update:
+            sql += "UPDATE SET " + ", ".join(
+                f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in update
+            )
+        else:
+            sql += "NOTHING"
+        conn.exec_driver_sql(sql, list(bound[1]))
         return
     stmt = _insert(session, model)
     if update:
@@ -57,35 +74,36 @@ def insert_ignore_count(
     return inserted
 
 
-def insert_rows(
-    session: Session,
-    model: type[SQLModel],
-    rows: Sequence[dict[str, Any]],
-    on_conflict: tuple[Sequence[str], Sequence[str]] | None = None,
-) -> None:
-    """INSERT full rows (dicts of one shape) the fastest way the dialect has, each value
-    through its column type as SQLAlchemy would bind it and the columns' scalar defaults
-    filled in as it would: COPY on PostgreSQL (measured 5x faster than executemany for
-    notices), the DB-API's executemany on SQLite (SQLAlchemy's building of each row's
-    parameters cost more than the insert: 10,000 opportunities 0.126 -> 0.110-0.122 ms
-    a row). Rows of mixed shapes, or columns with other defaults, go through SQLAlchemy.
-
-    ``on_conflict`` (SQLite only): (key columns, columns to update) as ``upsert`` takes
-    them, for rows that may be stored already."""
+def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT full rows (dicts of one shape) the fastest way the dialect has, with the
+    values bound as ``_bound_rows`` binds them: COPY on PostgreSQL (measured 5x faster
+    than executemany for notices), the DB-API's executemany on SQLite (SQLAlchemy's
+    building of each row's parameters cost more than the insert: the opportunities of
+    10,000 notices 0.126 -> 0.110-0.122 ms a notice). Rows SQLAlchemy must bind itself
+    (``_bound_rows``) go through it."""
     if not rows:
         return
-    table = model.__table__  # type: ignore[attr-defined]
     conn = session.connection()
-    if on_conflict is not None and conn.dialect.name != "sqlite":
-        raise NotImplementedError("insert_rows(on_conflict=...) is for SQLite: see upsert")
+    bound = _bound_rows(conn, model, rows)
+    if bound is None:
+        session.execute(insert(model.__table__), list(rows))  # type: ignore[attr-defined]
+    elif conn.dialect.name == "postgresql":
+        _copy(conn, model.__table__, *bound)  # type: ignore[attr-defined]
+    else:
+        conn.exec_driver_sql(_insert_sql(conn, model, bound[0]), list(bound[1]))
+
+
+def _bound_rows(
+    conn: Any, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+) -> tuple[list[str], Iterator[tuple[Any, ...]]] | None:
+    """(columns, each row's values) as SQLAlchemy would bind them: each value through its
+    column type, the columns' scalar defaults filled in. None for rows of mixed shapes or
+    a table with other defaults: SQLAlchemy binds those itself."""
+    table = model.__table__  # type: ignore[attr-defined]
     given = list(rows[0])
     missing = [c for c in table.c if c.name not in rows[0] and c.default is not None]
     if any(len(r) != len(given) for r in rows) or any(not c.default.is_scalar for c in missing):
-        if on_conflict is not None:
-            upsert(session, model, rows, keys=on_conflict[0], update=on_conflict[1])
-        else:
-            session.execute(insert(table), list(rows))
-        return
+        return None
     defaults = tuple(c.default.arg for c in missing)
     columns = given + [c.name for c in missing]
     procs = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
@@ -96,18 +114,15 @@ def insert_rows(
         )
         for row in rows
     )
-    if conn.dialect.name == "postgresql":
-        _copy(conn, table, columns, values)
-        return
+    return columns, values
+
+
+def _insert_sql(conn: Any, model: type[SQLModel], columns: Sequence[str]) -> str:
+    """``INSERT INTO table (columns) VALUES (marks)`` in the DB-API's parameter style."""
     prep = conn.dialect.identifier_preparer
     cols = ", ".join(prep.quote(c) for c in columns)
     marks = ", ".join([_mark(conn.dialect.paramstyle)] * len(columns))
-    sql = f"INSERT INTO {prep.format_table(table)} ({cols}) VALUES ({marks})"
-    if on_conflict is not None:
-        keys, update = on_conflict
-        sets = ", ".join(f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in update)
-        sql += f" ON CONFLICT ({', '.join(prep.quote(k) for k in keys)}) DO UPDATE SET {sets}"
-    conn.exec_driver_sql(sql, list(values))
+    return f"INSERT INTO {prep.format_table(model.__table__)} ({cols}) VALUES ({marks})"  # type: ignore[attr-defined]
 
 
 def _copy(conn: Any, table: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -128,14 +143,9 @@ def insert_new_rows(
     update: Sequence[str],
 ) -> None:
     """Insert rows not stored yet: COPY on PostgreSQL, in a savepoint, so that rows another
-    writer stored meanwhile (a unique key taken) fall back to ``upsert``; on SQLite
-    ``insert_rows`` with its ON CONFLICT clause (the same statement as ``upsert``'s, without
-    SQLAlchemy's building of each row's parameters: 10,000 notices stored at 2,165/2,262
-    notices/s with ``upsert``, 2,242/2,283 with this)."""
+    writer stored meanwhile (a unique key taken) fall back to ``upsert``; ``upsert`` on
+    SQLite (one writer at a time; its executemany is as fast)."""
     if not rows:
-        return
-    if session.get_bind().dialect.name == "sqlite":
-        insert_rows(session, model, rows, on_conflict=(keys, update))
         return
     if session.get_bind().dialect.name == "postgresql":
         import psycopg
