@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from bidbell.settings import get_settings
 from models.store.types import EncodedJSON
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def _dump_json(value: Any) -> str:
@@ -119,6 +122,60 @@ def current_revision(url: str | None = None) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+@contextmanager
+def background_checkpoints(session: Session) -> Iterator[Callable[[], None]]:
+    """SQLite, a long import committing batch after batch: the WAL's checkpoints (its pages
+    copied back into the database file) run in a thread of their own, not inside the
+    writer's commits. Yields ``committed``, to call after each commit: it wakes the
+    thread, which runs a passive checkpoint (one that never waits for, nor blocks, the
+    writer) while the writer goes on with the next batch. The writer's own automatic
+    checkpoints are off meanwhile, and on again after (a last checkpoint run first), so
+    nothing is left to a later writer. Elsewhere (PostgreSQL, memory) ``committed`` does
+    nothing. 10,000 notices: the commits were a tenth of the writer's time."""
+    bind = session.get_bind()
+    database = bind.url.database if bind.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield lambda: None
+        return
+    writer = session.connection().connection.driver_connection
+    wake = threading.Event()
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def run() -> None:
+        con = sqlite3.connect(database, timeout=30)
+        try:
+            while not stop.is_set():
+                wake.wait()
+                wake.clear()
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the writer checkpoints by itself again after
+            log.warning("background checkpoint of %s stopped: %s", database, exc)
+        finally:
+            con.close()
+
+    def committed() -> None:
+        # Started at the first commit, not before: a store forks its parsing workers at
+        # its first batch, and a fork should not copy a thread's half-held locks.
+        if not threads:
+            threads.append(threading.Thread(target=run, name="sqlite-checkpoint", daemon=True))
+            threads[0].start()
+        wake.set()
+
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    try:
+        yield committed
+    finally:
+        stop.set()
+        wake.set()
+        for thread in threads:
+            thread.join()
+        try:
+            writer.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+        except sqlite3.Error:
+            pass  # the connection is gone (an import that failed): a new one has the default
 
 
 # --- one writer per SQLite database --------------------------------------------------------

@@ -16,7 +16,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from bidbell.clock import published as read_instant
 from models.classify import classify_opportunity
 from models.formats import normalise
 from models.formats.fields import NormaliseError, NoticeFields
+from models.store.db import background_checkpoints
 from models.store.events import diff_events
 from models.store.listings import Linkage, link_listings, linkage
 from models.store.merge import content_hash, merge_notices
@@ -241,13 +242,19 @@ def store_records(
     if they had come in two imports."""
     now = now or datetime.now(UTC)
     result = StoreResult()
-    with _bulk_gc():
+    with _bulk_gc(), _checkpoints(session, commit_batches) as committed:
         for done, chunk in enumerate(_chunks(records, batch_size), 1):
             _store_batch(session, chunk, now, result)
             _refresh_statistics(session, done)
             if commit_batches:
                 session.commit()
+                committed()
     return result
+
+
+def _checkpoints(session: Session, commit_batches: bool) -> Any:
+    """Background WAL checkpoints (SQLite) where batches are committed as they go."""
+    return background_checkpoints(session) if commit_batches else nullcontext(lambda: None)
 
 
 def _refresh_statistics(session: Session, batches: int) -> None:
@@ -416,9 +423,10 @@ def store_jsonl(
         _refresh_statistics(session, done[0])
         if commit_batches:
             session.commit()
+            committed()
 
     try:
-        with _bulk_gc():
+        with _bulk_gc(), _checkpoints(session, commit_batches) as committed:
             for part in _chunks(_raw_lines(path), batch_size):
                 pending.append(pool.submit(_prepare_lines, path, source, now, part, pack))
                 if len(pending) > 2 * workers:
