@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +135,11 @@ def background_checkpoints(session: Session) -> Iterator[Callable[[], None]]:
     nothing is left to a later writer. Elsewhere (PostgreSQL, memory) ``committed`` does
     nothing. 10,000 notices: the commits were a tenth of the writer's time."""
     bind = session.get_bind()
-    database = bind.url.database if bind.dialect.name == "sqlite" else None
+    database = bind.engine.url.database if bind.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
         yield lambda: None
         return
-    writer = session.connection().connection.driver_connection
+    writer: Any = session.connection().connection.driver_connection
     wake = threading.Event()
     stop = threading.Event()
     threads: list[threading.Thread] = []
@@ -172,10 +172,10 @@ def background_checkpoints(session: Session) -> Iterator[Callable[[], None]]:
         wake.set()
         for thread in threads:
             thread.join()
-        try:
-            writer.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
-        except sqlite3.Error:
-            pass  # the connection is gone (an import that failed): a new one has the default
+        # SQLite's default again; a connection gone (an import that failed) leaves nothing
+        # to restore: a new one has the default
+        with suppress(sqlite3.Error):
+            writer.execute("PRAGMA wal_autocheckpoint=1000")
 
 
 # --- one writer per SQLite database --------------------------------------------------------

@@ -76,10 +76,10 @@ def insert_ignore_count(
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """INSERT full rows (dicts of one shape) the fastest way the dialect has, with the
     values bound as ``_bound_rows`` binds them: COPY on PostgreSQL (measured 5x faster
-    than executemany for notices), the DB-API's executemany on SQLite (SQLAlchemy's
-    building of each row's parameters cost more than the insert: the opportunities of
-    10,000 notices 0.126 -> 0.110-0.122 ms a notice). Rows SQLAlchemy must bind itself
-    (``_bound_rows``) go through it."""
+    than executemany for notices), multi-row INSERTs through the DB-API on SQLite
+    (``_sqlite_insert``; SQLAlchemy's building of each row's parameters cost more than
+    the insert: the opportunities of 10,000 notices 0.126 -> 0.110-0.122 ms a notice).
+    Rows SQLAlchemy must bind itself (``_bound_rows``) go through it."""
     if not rows:
         return
     conn = session.connection()
@@ -173,7 +173,7 @@ def insert_new_rows(
 ) -> None:
     """Insert rows not stored yet: COPY on PostgreSQL, in a savepoint, so that rows another
     writer stored meanwhile (a unique key taken) fall back to ``upsert``; ``upsert`` on
-    SQLite (one writer at a time; its executemany is as fast)."""
+    SQLite (one writer at a time; its multi-row INSERT is as fast)."""
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -191,9 +191,10 @@ def insert_new_rows(
 def insert_plain_rows(
     session: Session, model: type[SQLModel], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """Insert many rows of plain values (strings, numbers) straight through the DB-API's
-    executemany: no per-row parameter processing by SQLAlchemy, which costs more than the
-    insert itself for narrow rows (blocking keys). No type conversion: plain values only."""
+    """Insert many rows of plain values (strings, numbers) straight through the DB-API
+    (COPY, or multi-row INSERTs): no per-row parameter processing by SQLAlchemy, which
+    costs more than the insert itself for narrow rows (blocking keys). No type
+    conversion: plain values only."""
     if not rows:
         return
     conn = session.connection()

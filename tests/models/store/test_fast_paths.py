@@ -111,7 +111,7 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
 
 
 def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
-    """The fast path (COPY on PostgreSQL, the DB-API's executemany on SQLite) binds each
+    """The fast path (COPY on PostgreSQL, multi-row INSERTs through the DB-API on SQLite) binds each
     value through its column type and fills in the columns' defaults as SQLAlchemy does."""
     now = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
     lists = {k: [] for k in ("regions", "lots", "sectors", "areas", "fit_reasons")}
@@ -167,3 +167,86 @@ def test_payloads_are_kept_whole_and_read_back_the_same(engine) -> None:
         s.commit()
         s.expire_all()
         assert s.exec(select(Notice.payload).where(Notice.source_id == "r1")).one() == payload
+
+
+_LISTS: dict[str, list[str]] = {
+    k: []
+    for k in ("cpv_codes", "regions", "lots", "sectors", "areas", "fit_reasons", "sources",
+              "duplicate_reasons")
+}  # fmt: skip
+
+
+def test_inserts_split_over_several_statements_store_every_row(engine, monkeypatch) -> None:
+    """SQLite writes many rows as multi-row INSERT statements of at most SQLITE_PARAMS
+    parameters: a batch split at any row stores every row once, conflicts resolved across
+    statements, and the FTS5 index (kept by triggers) finds each."""
+    import models.store.upsert as upsert_mod
+
+    monkeypatch.setattr(upsert_mod, "SQLITE_PARAMS", 100)  # 2 opportunity rows a statement
+    rows = [{"ocid": f"ocds-split-{i}", "title": f"Gritting route {i}", **_LISTS} for i in range(7)]
+    keys = [(f"key:{i % 3}", i + 1) for i in range(250)]  # 50 a statement
+    with Session(engine) as s:
+        insert_rows(s, Opportunity, rows)
+        ids = dict(s.execute(select(Opportunity.ocid, Opportunity.id)).all())
+        assert sorted(ids) == sorted(r["ocid"] for r in rows)
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), keys)
+        got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", ["key:1"])
+        assert sorted(got) == sorted(k for k in keys if k[0] == "key:1")
+        notices = [
+            {"source": "s", "source_id": f"n{i}", "ocid": f"o{i}", "content_hash": "h1",
+             "payload": {"id": i}}
+            for i in range(5)
+        ]  # fmt: skip
+        upsert_mod.upsert(s, Notice, notices, keys=["source", "source_id"], update=["content_hash"])
+        again = [{**n, "content_hash": "h2"} for n in notices[2:]] + [
+            {**notices[0], "source_id": "n9", "content_hash": "h2"}
+        ]
+        upsert_mod.upsert(s, Notice, again, keys=["source", "source_id"], update=["content_hash"])
+        stored = dict(s.execute(select(Notice.source_id, Notice.content_hash)).all())
+        assert stored == {"n0": "h1", "n1": "h1", "n2": "h2", "n3": "h2", "n4": "h2", "n9": "h2"}
+        if engine.dialect.name == "sqlite":
+            found = s.execute(
+                text("SELECT rowid FROM opportunity_fts WHERE opportunity_fts MATCH 'gritting'")
+            ).scalars()
+            assert sorted(found) == sorted(ids.values())
+            s.execute(
+                text("INSERT INTO opportunity_fts(opportunity_fts) VALUES('integrity-check')")
+            )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_background_checkpoints_copy_committed_batches_into_the_database_file(
+    engine, db_url: str
+) -> None:
+    """While an import commits batch after batch, a thread checkpoints the WAL (the writer's
+    own checkpoints are off), and the writer's are on again after."""
+    import threading
+    import time
+
+    from models.store.db import background_checkpoints, sqlite_path
+
+    path = sqlite_path(db_url)
+
+    def in_database_file() -> int:
+        # immutable: the file as it is, without the WAL: only checkpointed pages
+        con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return int(con.execute("SELECT count(*) FROM opportunity").fetchone()[0])
+        finally:
+            con.close()
+
+    with Session(engine) as s:
+        writer = s.connection().connection.driver_connection
+        with background_checkpoints(s) as committed:
+            assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+            for batch in range(3):
+                rows = [{"ocid": f"ocds-ck-{batch}-{i}", **_LISTS} for i in range(50)]
+                insert_rows(s, Opportunity, rows)
+                s.commit()
+                committed()
+            deadline = time.monotonic() + 20
+            while in_database_file() < 150 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert in_database_file() == 150
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        assert not [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
