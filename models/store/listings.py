@@ -37,12 +37,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session
 
 from models import dedupe
 from models.store.tables import Opportunity, OpportunityBlock
-from models.store.upsert import insert_plain_rows, select_plain_in
+from models.store.upsert import insert_plain_rows, select_plain_in, update_rows
 
 IN_CHUNK = 5000  # bound parameters per IN (...) list (SQLite allows 32766)
 # Listings of one procurement are a handful (a portal, Contracts Finder, Find a Tender, a
@@ -266,16 +266,8 @@ def link_listings(
         if c == before.get(o):
             continue
         why = reasons.get(o) or ([f"same procurement as {_ocid_of(feats, c)}"] if c else [])
-        writes.append({"b_id": o, "b_canonical": c, "b_reasons": why})
-    if writes:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                canonical_id=bindparam("b_canonical"), duplicate_reasons=bindparam("b_reasons")
-            ),
-            writes,
-        )
+        writes.append({"id": o, "canonical_id": c, "duplicate_reasons": why})
+    update_rows(session, Opportunity, writes)
     result.linked = sum(1 for o in batch_ids if canon[o] is not None)
     return result
 

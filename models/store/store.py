@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, tuple_, update
+from sqlalchemy import select, text, tuple_
 from sqlmodel import Session
 
 from bidbell import jsoncodec
@@ -42,6 +42,7 @@ from models.store.upsert import (
     insert_rows,
     select_in,
     serialise_linking,
+    update_rows,
     upsert,
 )
 
@@ -676,8 +677,11 @@ def _rebuild_opportunities(
         result.new_opportunity_ids.extend(new_ids)
         result.opportunities_new += len(inserts)
     if updates:
-        cols: dict[str, Any] = {k: bindparam(k) for k in updates[0] if k != "b_id"}
-        session.execute(update(table).where(table.c.id == bindparam("b_id")).values(cols), updates)
+        update_rows(
+            session,
+            Opportunity,
+            [{"id": u["b_id"], **{k: v for k, v in u.items() if k != "b_id"}} for u in updates],
+        )
         result.opportunities_changed += len(updates)
     if events:
         insert_rows(session, OpportunityEvent, events)

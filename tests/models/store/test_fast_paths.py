@@ -250,3 +250,48 @@ def test_background_checkpoints_copy_committed_batches_into_the_database_file(
             assert in_database_file() == 150
         assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
         assert not [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+
+
+def test_update_rows_sets_each_rows_values_and_keeps_the_search_index(engine, monkeypatch) -> None:
+    """update_rows binds values by column type (JSON lists, NULLs, datetimes), touches only
+    the rows named, and over several statements (SQLite) updates each once; the FTS5 index
+    follows a changed title."""
+    import models.store.upsert as upsert_mod
+
+    monkeypatch.setattr(upsert_mod, "SQLITE_PARAMS", 12)  # 3 rows a statement of 4 values
+    now = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
+    rows = [{"ocid": f"ocds-up-{i}", "title": f"Mowing {i}", **_LISTS} for i in range(8)]
+    with Session(engine) as s:
+        insert_rows(s, Opportunity, rows)
+        ids = dict(s.execute(select(Opportunity.ocid, Opportunity.id)).all())
+        first = ids["ocds-up-0"]
+        changes = [
+            {"id": ids[f"ocds-up-{i}"], "canonical_id": first if i % 2 else None,
+             "duplicate_reasons": [f"same procurement as ocds-up-0 ({i})"] if i % 2 else [],
+             "title": f"Gritting {i}", "deadline": now}
+            for i in range(1, 7)
+        ]  # fmt: skip
+        upsert_mod.update_rows(s, Opportunity, changes)
+        got = {
+            r.ocid: (r.canonical_id, r.duplicate_reasons, r.title, r.deadline)
+            for r in s.exec(select(Opportunity))
+        }
+        for i in range(8):
+            want = (
+                (first if i % 2 else None,
+                 [f"same procurement as ocds-up-0 ({i})"] if i % 2 else [],
+                 f"Gritting {i}", now)
+                if 1 <= i <= 6
+                else (None, [], f"Mowing {i}", None)
+            )  # fmt: skip
+            assert got[f"ocds-up-{i}"] == want, i
+        if engine.dialect.name == "sqlite":
+            found = s.execute(
+                text("SELECT rowid FROM opportunity_fts WHERE opportunity_fts MATCH 'gritting'")
+            ).scalars()
+            assert sorted(found) == sorted(c["id"] for c in changes)
+            s.execute(
+                text("INSERT INTO opportunity_fts(opportunity_fts) VALUES('integrity-check')")
+            )
+        with pytest.raises(ValueError, match="mixed shapes"):
+            upsert_mod.update_rows(s, Opportunity, [changes[0], {"id": first, "title": "x"}])
