@@ -37,6 +37,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """An aware datetime as ``UTCDateTime`` writes it to SQLite, the same text SQLAlchemy's
+    processors make (UTC, no zone, six digits of microseconds: ``2026-10-06 18:00:00.000000``)
+    at half their cost: the bulk-insert fast paths (models.store.upsert) bind a notice's eight
+    timestamps with it. tests/models/store/test_fast_paths.py checks the two agree."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: Bidbell stores aware UTC only")
+        value = value.astimezone(UTC)
+    text = value.isoformat(" ")[:-6]  # without "+00:00"
+    return text if value.microsecond else text + ".000000"
+
+
 class EncodedJSON(str):
     """JSON text already encoded (a payload serialised once for its hash): written as it is
     by the engines' JSON serialiser (models.store.db), not encoded a second time."""

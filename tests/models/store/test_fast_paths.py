@@ -295,3 +295,33 @@ def test_update_rows_sets_each_rows_values_and_keeps_the_search_index(engine, mo
             )
         with pytest.raises(ValueError, match="mixed shapes"):
             upsert_mod.update_rows(s, Opportunity, [changes[0], {"id": first, "title": "x"}])
+
+
+def test_sqlite_utc_text_is_the_text_sqlalchemy_writes() -> None:
+    """The fast paths' timestamp text on SQLite equals what SQLAlchemy's processors make of
+    a UTCDateTime, for any instant, zone and microsecond (a stored timestamp is compared as
+    text on SQLite: one digit different would reorder rows)."""
+    import random
+    from datetime import timedelta, timezone
+
+    from sqlalchemy import create_engine
+
+    from models.store.types import UTCDateTime, sqlite_utc_text
+
+    dialect = create_engine("sqlite://").dialect
+    sqlalchemy_text = UTCDateTime()._cached_bind_processor(dialect)
+    assert sqlalchemy_text is not None
+    rng = random.Random(7)
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    values = [start, datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), None]
+    for _ in range(20_000):
+        v = start + timedelta(microseconds=rng.randrange(315_537_897_599_999_999))
+        if rng.random() < 0.2:
+            v = v.replace(microsecond=0)
+        if rng.random() < 0.3 and 2 <= v.year <= 9998:
+            v = v.astimezone(timezone(timedelta(minutes=rng.randrange(-720, 721))))
+        values.append(v)
+    for v in values:
+        assert sqlite_utc_text(v) == sqlalchemy_text(v), v
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_utc_text(datetime(2026, 10, 6))
