@@ -4,9 +4,10 @@ words of its description."""
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from typing import Any
 
@@ -77,6 +78,16 @@ class Features:
     tender_ref: str = ""
     suppliers: frozenset[str] = frozenset()
     publisher: str = ""  # the OCID's publisher prefix ("ocds-b5fd17"): one reference scheme
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its field values, rebuilt by the constructor: the parsing workers send
+        # a batch's features to the writer, and a slots dataclass's own pickling (a state
+        # dict made and read field by field in Python) took a fifth of the batch's pickling
+        # (1,000 features: 47 -> 34 ms dumped and loaded).
+        return (Features, _feature_values(self))
+
+
+_feature_values = operator.attrgetter(*(f.name for f in fields(Features)))
 
 
 DESCRIPTION_CHARS = 300  # the opening of a description is compared (portals cut them)

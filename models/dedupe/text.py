@@ -3,10 +3,11 @@ lot and call-off numbers, references, years), buyer names into tokens."""
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -209,6 +210,12 @@ class TitleParts:
     flat: str = ""  # the whole title, lower-case letters and digits only (for truncation)
     every: tuple[str, ...] = ()  # all words in order, stopwords too (for truncation)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its field values (see Features.__reduce__).
+        return (TitleParts, _title_parts_values(self))
+
+
+_title_parts_values = operator.attrgetter(*(f.name for f in fields(TitleParts)))
 
 _LONG_STOP = tuple(w for w in _STOP if len(w) >= 8)
 

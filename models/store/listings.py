@@ -35,6 +35,7 @@ from bisect import bisect_left
 from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -124,7 +125,7 @@ KEY_CHARS = 160  # the length of opportunityblock.key
 # A row as linking reads it: its dedupe features, the keys it is stored under (blocking
 # keys and what it carries) and the keys it probes with. Pure: worked out where the
 # notices are parsed when it can be (models.store.store.Derived).
-Linkage = tuple[dedupe.Features, frozenset[str], frozenset[str]]
+Linkage = tuple[dedupe.Features, Collection[str], Collection[str]]
 
 
 def linkage(row: Mapping[str, Any]) -> Linkage:
@@ -133,8 +134,8 @@ def linkage(row: Mapping[str, Any]) -> Linkage:
     rare = _rare_words(f)
     stored = {k[:KEY_CHARS] for k in dedupe.listing_keys(f, rare, spread=False)}
     stored.update(k[:KEY_CHARS] for k in _carried_keys(f))
-    probes = frozenset(k[:KEY_CHARS] for k in dedupe.listing_keys(f, rare, spread=True))
-    return f, frozenset(stored), probes
+    probes = {k[:KEY_CHARS] for k in dedupe.listing_keys(f, rare, spread=True)}
+    return f, stored, probes
 
 
 def link_listings(
@@ -158,14 +159,14 @@ def link_listings(
     batch_ids = sorted(int(r["id"]) for r in rows)
     feats: dict[int, dedupe.Features] = {}
     stored: set[tuple[str, int]] = set()
-    probes: dict[int, frozenset[str]] = {}
+    probes: dict[int, Collection[str]] = {}
     for r in rows:
         oid = int(r["id"])
         got = known.get(oid) if known else None
         f, keys, probe = got if got is not None else linkage(r)
         feats[oid] = f
         _remember((db, oid), r.get("content_hash"), f)
-        stored.update((k, oid) for k in keys)
+        stored.update(zip(keys, repeat(oid)))
         probes[oid] = probe
     # A changed row is judged afresh: its old keys and its old link go.
     for part in _chunks([i for i in batch_ids if i not in new_ids]):
@@ -195,8 +196,8 @@ def link_listings(
     candidates: dict[int, set[int]] = {}
     for oid, keys in probes.items():
         near: set[int] = set()
-        for k in keys:
-            sharing = members.get(k) or []
+        for k in members.keys() & keys:  # only the probes someone holds (a set operation in C)
+            sharing = members[k]
             if len(sharing) <= KEY_CAP:
                 near.update(sharing)
             elif len(sharing) <= dedupe.BLOCK_CAP:  # a key shared by very many says nothing

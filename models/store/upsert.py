@@ -4,6 +4,7 @@ and plain-value fast paths through the DB-API (its parameter marks differ)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Text, bindparam, func, insert, select, text
@@ -105,17 +106,20 @@ def _bound_rows(
     missing = [c for c in table.c if c.name not in rows[0] and c.default is not None]
     if any(len(r) != len(given) for r in rows) or any(not c.default.is_scalar for c in missing):
         return None
-    defaults = tuple(c.default.arg for c in missing)
     columns = given + [c.name for c in missing]
-    procs = [_bind_processor(table.c[c].type, conn.dialect) for c in columns]
-    values = (
-        tuple(
-            v if p is None or v is None else p(v)
-            for v, p in zip((*map(row.__getitem__, given), *defaults), procs, strict=True)
-        )
-        for row in rows
-    )
-    return columns, values
+    # Column by column (a list comprehension per column with a processor, zip to rows at
+    # the end), not a generator per row: 60-odd values a notice, each through two
+    # generator frames (1,000 opportunities' values: 31-32 -> 22-28 ms).
+    by_column: list[Iterable[Any]] = []
+    for name in given:
+        p = _bind_processor(table.c[name].type, conn.dialect)
+        values = [row[name] for row in rows]
+        by_column.append(values if p is None else [None if v is None else p(v) for v in values])
+    for c in missing:
+        p = _bind_processor(c.type, conn.dialect)
+        v = c.default.arg
+        by_column.append(repeat(v if p is None or v is None else p(v), len(rows)))
+    return columns, zip(*by_column, strict=True)
 
 
 def _bind_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:

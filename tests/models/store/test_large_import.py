@@ -256,3 +256,32 @@ def test_opportunities_worked_out_in_the_parsing_workers_are_what_the_writer_mak
     assert opps == alone[1] and blocks == alone[2] and events == alone[3]
     # the writer made few opportunities itself: those whose notices fell in two batches
     assert alone[4] >= summary["opportunities_new"] and made < summary["opportunities_new"] // 4
+
+
+def test_what_a_worker_derives_crosses_to_the_writer_whole(fixtures_dir) -> None:
+    """``Derived`` as pickled between processes (features rebuilt from their values, each
+    key set sent as one string): the writer gets the same features and keys, a key set
+    holding the separator or empty included. Real releases of the captures."""
+    import pickle
+
+    import models.store.store as store
+    from bench.common import real_releases, scaled_records
+
+    n = len(real_releases())
+    prepared = [store.prepare_one(r, NOW) for r in scaled_records(n)]
+    derived = store.derive(prepared, None)
+    assert len(derived) > 100
+    d = next(iter(derived.values()))
+    odd = store.Derived(
+        d.notices, d.merged, d.digest, "R1", (d.linkage[0], {"bid:a\x1fb", "x"}, set())
+    )
+    for one in [*derived.values(), odd]:
+        back = pickle.loads(pickle.dumps(one, protocol=pickle.HIGHEST_PROTOCOL))
+        f, stored, probes = one.linkage
+        f2, stored2, probes2 = back.linkage
+        assert f2 == f and f2.title == f.title and type(f2) is type(f)
+        assert sorted(stored2) == sorted(stored) and sorted(probes2) == sorted(probes)
+        assert (back.notices, back.merged, back.digest, back.tender_reference) == (
+            one.notices, one.merged, one.digest, one.tender_reference
+        )  # fmt: skip
+    assert sum(len(d.linkage[1]) for d in derived.values()) > 10 * len(derived)
