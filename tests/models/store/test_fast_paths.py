@@ -116,7 +116,7 @@ def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
     now = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
     lists = {k: [] for k in ("regions", "lots", "sectors", "areas", "fit_reasons")}
     rows = [
-        {"ocid": f"ocds-fast-{i}", "title": f"Roofing {i}", "cpv_codes": ["45261000"],
+        {"ocid": f"ocds-fast-{i}", "title": f"Roofing {i}", "cpv_codes": ["45261000", "45262000"],
          "deadline": now, "value_amount": 1500.5 * i, "sources": ["find_a_tender"],
          "duplicate_reasons": [], **lists}
         for i in range(3)
@@ -126,13 +126,30 @@ def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
         insert_rows(s, Opportunity, rows)
         s.execute(insert(Opportunity.__table__), [{**r, "ocid": r["ocid"] + "-core"} for r in rows])  # type: ignore[attr-defined]
         got = {r.ocid: tuple(r)[1:] for r in s.execute(select(*cols).order_by(cols[0]))}
+        # as stored, too: the JSON text (PostgreSQL's json keeps the text it was given;
+        # COPY takes the serialiser's text, SQLAlchemy a Json wrapper psycopg dumps)
+        as_text = ", ".join(f'CAST("{c.name}" AS TEXT)' for c in cols[1:])
+        texts = {
+            o: rest for o, *rest in s.execute(text(f"SELECT ocid, {as_text} FROM opportunity"))
+        }
     assert len(got) == 6
     for r in rows:
         fast, core = got[r["ocid"]], got[r["ocid"] + "-core"]
         assert fast == core
         row = dict(zip([c.name for c in cols[1:]], fast, strict=True))
-        assert row["deadline"] == now and row["cpv_codes"] == ["45261000"]
+        assert row["deadline"] == now and row["cpv_codes"] == ["45261000", "45262000"]
         assert (row["stage"], row["fit_score"], row["value_band"]) == ("unknown", 50, "not_stated")
+        assert texts[r["ocid"]] == texts[r["ocid"] + "-core"]
+    # a decorated JSON column (the notice payload) the same way
+    notice = {"source": "find_a_tender", "source_id": "n-1", "ocid": "ocds-fast-0",
+              "format": "ocds-release", "content_hash": "h", "fetched_at": now, "stored_at": now,
+              "payload": {"b": [1, 2.5, None], "a": "é"}}  # fmt: skip
+    with Session(engine) as s:
+        insert_rows(s, Notice, [notice])
+        s.execute(insert(Notice.__table__), [{**notice, "source_id": "n-2"}])  # type: ignore[attr-defined]
+        stored = "payload" if engine.dialect.name == "sqlite" else "CAST(payload AS TEXT)"
+        payloads = s.execute(text(f"SELECT {stored} FROM notice ORDER BY source_id")).all()
+    assert len(payloads) == 2 and payloads[0] == payloads[1] and payloads[0][0]
 
 
 def test_payloads_are_kept_whole_and_read_back_the_same(engine) -> None:
