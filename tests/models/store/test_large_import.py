@@ -285,3 +285,27 @@ def test_what_a_worker_derives_crosses_to_the_writer_whole(fixtures_dir) -> None
             one.notices, one.merged, one.digest, one.tender_reference
         )  # fmt: skip
     assert sum(len(d.linkage[1]) for d in derived.values()) > 10 * len(derived)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 1000])
+def test_the_ranges_workers_read_hold_the_lines_a_plain_read_gives(tmp_path, n) -> None:
+    """The writer cuts a crawl's file into ranges of ``n`` non-blank lines, which the
+    workers read: together, every line ``_raw_lines`` gives, numbered the same, blank and
+    whitespace-only lines skipped (counted in the numbering), a last line without its
+    newline, CRLF endings, an indented line and a long whitespace line included."""
+    import models.store.store as store
+
+    lines = [b'{"a": 1}\n', b"\n", b"  \t\r\n", b'{"b": "x\\ny"}\r\n', b" " * 5000 + b"\n"]
+    lines += [b'{"c": %d}\n' % i for i in range(9)] + [b"\x0b\x0c\n", b"not json\n", b'{"z": 0}']
+    lines[6:6] = [b'  {"indented": 1}\n']
+    path = tmp_path / "crawl.jsonl"
+    path.write_bytes(b"".join(lines))
+    plain = list(store._raw_lines(path))
+    ranges = list(store._line_ranges(path, n))
+    got = [line for r in ranges for line in store._lines_at(path, *r)]
+    assert got == plain and len(plain) == 14 and plain[-1] == (18, b'{"z": 0}')
+    assert all(len(list(store._lines_at(path, *r))) == n for r in ranges[:-1])
+    assert ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert list(store._line_ranges(empty, n)) == [] == list(store._line_ranges(tmp_path / "no", n))
