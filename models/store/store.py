@@ -441,9 +441,12 @@ def store_jsonl(
     """Store a JSON Lines file of records (a crawl's output), as ``store_records`` does.
 
     A large file (``PARALLEL_AT_BYTES``) is cut into ranges of ``batch_size`` lines,
-    which ``workers`` processes read and parse (default: one per core but this one's) while this process writes the batches
-    they have parsed, in order: reading, normalising and classifying overlap the database
-    work. At most two batches per worker are in hand at once, so memory stays bounded."""
+    which ``workers`` processes read and parse (default: one per core but this one's)
+    while this process writes the batches they have parsed, in order: reading,
+    normalising and classifying overlap the database work. When the oldest batch is not
+    parsed yet, this process parses the next one itself rather than wait (``STEAL``).
+    At most two batches per worker, and one parsed here, are in hand at once, so memory
+    stays bounded."""
     now = now or datetime.now(UTC)
     if workers is None:
         big = path.exists() and path.stat().st_size >= PARALLEL_AT_BYTES
@@ -465,12 +468,14 @@ def store_jsonl(
         initializer=_set_worker_model,
         initargs=(model,),
     )
-    pending: deque[Future[tuple[list[Prepared], dict[str, Derived]]]] = deque()
-
+    # Batches in file order: parsed in a worker (a Future) or here (_ParsedHere).
+    pending: deque[Future[Parsed] | _ParsedHere] = deque()
+    ranges = _line_ranges(path, batch_size)
     done = [0]
 
     def write_oldest() -> None:
-        prepared, derived = pending.popleft().result()
+        oldest = pending.popleft()
+        prepared, derived = oldest.result()
         _write_batch(session, prepared, now, result, derived, lambda: model)
         done[0] += 1
         _refresh_statistics(session, done[0])
@@ -480,17 +485,85 @@ def store_jsonl(
 
     try:
         with _bulk_gc(), _checkpoints(session, commit_batches) as committed:
-            for start, end, first in _line_ranges(path, batch_size):
-                pending.append(
-                    pool.submit(_prepare_lines, path, source, now, (start, end, first), pack)
-                )
-                if len(pending) > 2 * workers:
-                    write_oldest()
-            while pending:
+            more = True
+            here: _ParsedHere | None = None  # the batch being parsed here, if any
+            while True:
+                in_workers = sum(isinstance(p, Future) for p in pending)
+                if more and in_workers < 2 * workers:  # each worker two batches ahead
+                    if (lines := next(ranges, None)) is None:
+                        more = False
+                    else:
+                        pending.append(pool.submit(_prepare_lines, path, source, now, lines, pack))
+                    continue
+                if not pending:
+                    break
+                head = pending[0]
+                if STEAL_LINES and isinstance(head, Future) and not head.done():
+                    # The oldest batch is not parsed yet: rather than wait, parse some
+                    # lines of one batch here (one at a time, so memory stays bounded).
+                    if here is None or here.finished:
+                        lines = next(ranges, None) if here is None and more else None
+                        if lines is not None:
+                            here = _ParsedHere(path, source, now, lines, pack, model)
+                            pending.append(here)
+                            continue
+                    else:
+                        here.step(STEAL_LINES)
+                        continue
+                if head is here:
+                    here = None
                 write_oldest()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return result
+
+
+# While the oldest batch is still being parsed in a worker, the writer parses lines of a
+# later batch itself, this many between looks at the oldest, instead of waiting: it
+# parses only when it would wait (distinct notices: the one worker is the slower side).
+# 0: never.
+STEAL_LINES = 25
+
+
+class _ParsedHere:
+    """A batch the writer parses itself, a few lines at a time (``store_jsonl``)."""
+
+    def __init__(
+        self,
+        path: Path,
+        source: str,
+        now: datetime,
+        lines: tuple[int, int, int],
+        pack: bool,
+        model: SectorModel | None,
+    ) -> None:
+        self.path, self.source, self.now, self.pack, self.model = path, source, now, pack, model
+        self.rest: Iterator[tuple[int, bytes]] | None = _lines_at(path, *lines)
+        self.prepared: list[Prepared] = []
+        self.parsed: Parsed | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.parsed is not None
+
+    def step(self, n: int) -> None:
+        """Parse up to ``n`` more lines (the batch's opportunities after its last line)."""
+        if self.parsed is not None:
+            return
+        for _ in range(n):
+            line = next(self.rest, None) if self.rest is not None else None
+            if line is None:
+                self.rest = None
+                self.parsed = self.prepared, derive(self.prepared, self.model)
+                return
+            rec = _decode_line(self.path, self.source, line[0], line[1])
+            self.prepared.append(prepare_one(rec, self.now, self.pack))
+
+    def result(self) -> Parsed:
+        """The batch parsed (what is left parsed now)."""
+        while self.parsed is None:
+            self.step(1000)
+        return self.parsed
 
 
 _WORKER_MODEL: list[SectorModel | None] = [None]  # the import's sector model, in a worker
@@ -502,7 +575,7 @@ def _set_worker_model(model: SectorModel | None) -> None:
 
 def _prepare_lines(
     path: Path, source: str, now: datetime, lines: tuple[int, int, int], pack: bool
-) -> tuple[list[Prepared], dict[str, Derived]]:
+) -> Parsed:
     """In a worker process: the lines of a range of the file (``_line_ranges``) -> what
     they become, and what they say of their opportunities (see ``store_jsonl``)."""
     prepared = [
@@ -559,6 +632,10 @@ def _derived(
     probes: str | Collection[str],
 ) -> Derived:
     return Derived(notices, merged, digest, tender_reference, (f, _split(stored), _split(probes)))
+
+
+# A batch parsed: its records prepared, and what they say of their opportunities.
+Parsed = tuple[list[Prepared], dict[str, Derived]]
 
 
 def derive(prepared: list[Prepared], sector_model: SectorModel | None) -> dict[str, Derived]:

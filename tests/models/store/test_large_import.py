@@ -216,6 +216,8 @@ def test_opportunities_worked_out_in_the_parsing_workers_are_what_the_writer_mak
         return real(*args)
 
     monkeypatch.setattr(store, "_opportunity", counted)
+    # every batch parsed in the worker (the writer parsing batches itself is tested below)
+    monkeypatch.setattr(store, "STEAL_LINES", 0)
 
     def stored(url: str, workers: int) -> tuple[Any, ...]:
         made_by_writer[0] = 0
@@ -309,3 +311,83 @@ def test_the_ranges_workers_read_hold_the_lines_a_plain_read_gives(tmp_path, n) 
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
     assert list(store._line_ranges(empty, n)) == [] == list(store._line_ranges(tmp_path / "no", n))
+
+
+def _slow_prepare_lines(*args: Any) -> Any:
+    """A parsing worker slower than the writer (``store._prepare_lines`` after a pause)."""
+    import time
+
+    import models.store.store as store
+
+    time.sleep(0.3)
+    return store._REAL_PREPARE_LINES(*args)  # type: ignore[attr-defined]
+
+
+def test_the_writer_parses_batches_itself_while_the_worker_is_behind(
+    db_url, tmp_path, monkeypatch
+) -> None:
+    """While the oldest batch is still in the (slow) worker, the writer parses later
+    batches itself, a few lines at a time, and stores what the worker alone would: every
+    opportunity, blocking key, event and rejection. Real releases of the captures (and an
+    unreadable line), batches of 20."""
+    import orjson
+    from sqlalchemy import text
+
+    import models.store.store as store
+    from bench.common import real_releases, scaled_records
+    from models.store.db import make_engine, migrate
+
+    lines = [orjson.dumps(r) for r in scaled_records(len(real_releases()))]
+    lines.insert(30, b'{"cut": ')
+    crawl = tmp_path / "crawl.jsonl"
+    crawl.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(store, "_REAL_PREPARE_LINES", store._prepare_lines, raising=False)
+    monkeypatch.setattr(store, "_prepare_lines", _slow_prepare_lines)
+    here = [0]
+    real_here = store._ParsedHere.__init__
+
+    def counted(self: Any, *args: Any) -> None:
+        here[0] += 1
+        real_here(self, *args)
+
+    monkeypatch.setattr(store._ParsedHere, "__init__", counted)
+
+    def stored(url: str, steal: int) -> tuple[Any, ...]:
+        monkeypatch.setattr(store, "STEAL_LINES", steal)
+        here[0] = 0
+        eng = make_engine(url)
+        with Session(eng) as s:
+            r = store.store_jsonl(s, crawl, "find_a_tender", NOW, True, 20, workers=1)
+            ocid = {o.id: o.ocid for o in s.exec(select(Opportunity)).all()}
+            opps = {
+                o.ocid: {
+                    k: ocid.get(v) if k == "canonical_id" else v
+                    for k, v in o.model_dump().items()
+                    if k not in ("id", "search_vector")
+                }
+                for o in s.exec(select(Opportunity)).all()
+            }
+            blocks = sorted(
+                (key, ocid[oid])
+                for key, oid in s.execute(text("SELECT key, opportunity_id FROM opportunityblock"))
+            )
+            events = sorted(
+                (ocid[oid], kind, version)
+                for oid, kind, version in s.execute(
+                    text("SELECT opportunity_id, kind, version FROM opportunityevent")
+                )
+            )
+            errors = s.execute(text("SELECT record, reason FROM ingesterror")).all()
+        eng.dispose()
+        summary = {k: v for k, v in r.summary().items() if k != "new_opportunity_ids"}
+        return summary, opps, blocks, events, errors, here[0]
+
+    stealing = stored(db_url, 25)
+    other = f"sqlite:///{tmp_path / 'worker-only.db'}"
+    migrate(other)
+    worker_only = stored(other, 0)
+    batches = -(-(len(lines) - 1) // 20)
+    assert worker_only[5] == 0 and 2 <= stealing[5] < batches
+    assert stealing[0]["inserted"] == len(lines) - 1 and stealing[0]["rejected"] == 1
+    assert len(stealing[1]) > 150 and len(stealing[4]) == 1
+    assert stealing[:5] == worker_only[:5]
