@@ -290,13 +290,18 @@ def test_what_a_worker_derives_crosses_to_the_writer_whole(fixtures_dir) -> None
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 1000])
-def test_the_ranges_workers_read_hold_the_lines_a_plain_read_gives(tmp_path, n) -> None:
+@pytest.mark.parametrize("scan_bytes", [5, 4096])
+def test_the_ranges_workers_read_hold_the_lines_a_plain_read_gives(
+    tmp_path, monkeypatch, n, scan_bytes
+) -> None:
     """The writer cuts a crawl's file into ranges of ``n`` non-blank lines, which the
     workers read: together, every line ``_raw_lines`` gives, numbered the same, blank and
     whitespace-only lines skipped (counted in the numbering), a last line without its
-    newline, CRLF endings, an indented line and a long whitespace line included."""
+    newline, CRLF endings, an indented line and a long whitespace line included, read
+    through a buffer smaller than a line or not."""
     import models.store.store as store
 
+    monkeypatch.setattr(store, "_SCAN_BYTES", scan_bytes)  # lines across reads, or not
     lines = [b'{"a": 1}\n', b"\n", b"  \t\r\n", b'{"b": "x\\ny"}\r\n', b" " * 5000 + b"\n"]
     lines += [b'{"c": %d}\n' % i for i in range(9)] + [b"\x0b\x0c\n", b"not json\n", b'{"z": 0}']
     lines[6:6] = [b'  {"indented": 1}\n']
