@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
-from bench.common import alike_records, line, scaled_records, write_jsonl, write_package
+from bench.common import (
+    alike_records,
+    line,
+    peak_gb,
+    scaled_records,
+    write_jsonl,
+    write_package,
+)
 from models.formats import normalise
 from models.store.db import make_engine, migrate
 from models.store.merge import MERGED_FIELDS, content_hash, merge_notices
@@ -203,8 +209,7 @@ def child_import(path: Path, url: str, whole: bool) -> None:
         reset_settings()
         r = import_files(SOURCE, [path], get_settings(), NOW)
         assert r.inserted > 0 and r.rejected == 0, r.summary()
-    # ru_maxrss is in kilobytes on Linux
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
+    print(peak_gb())
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from bench.common import line
+from bench.common import line, peak_gb
 from bidbell.settings import get_settings
 from matching.engine import match_batch, prepare_batch, to_matches
 from matching.index import ProfileIndex
@@ -213,18 +212,6 @@ def _reset_peak() -> bool:
         return False
 
 
-def _peak_gb() -> float:
-    """Peak resident memory since the last reset (VmHWM), else of the whole process."""
-    try:
-        with open("/proc/self/status") as f:
-            for row in f:
-                if row.startswith("VmHWM:"):
-                    return int(row.split()[1]) / 1024**2  # kB -> GiB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-
-
 def timed_match(
     facts: list[Facts], index: ProfileIndex, workers: int
 ) -> tuple[float, float, int, float]:
@@ -260,10 +247,10 @@ def big(args: argparse.Namespace) -> None:
     rng = random.Random(SEED + 1)
     facts = make_facts(args.notices, rng)
     index, build = build_index(args.big, args.shards, keep_rules=False)
-    build_peak = _peak_gb()
+    build_peak = peak_gb()
     reset = _reset_peak()
     took, prep, n, cpu, runs = timed_runs(facts, index, args.workers)
-    peak = _peak_gb()
+    peak = peak_gb()
     # incremental: 100 new opportunities against every profile
     new = make_facts(100, random.Random(SEED + 2), start_id=10_000_001)
     inc, _, n_inc, inc_cpu = timed_match(new, index, args.workers)
