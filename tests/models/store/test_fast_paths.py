@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from models.store.db import alembic_config, make_engine
 from models.store.tables import Notice, Opportunity, OpportunityBlock
-from models.store.upsert import insert_plain_rows, insert_rows, select_plain_in
+from models.store.upsert import insert_plain_rows, insert_rows, select_in, select_plain_in
 
 
 def _opportunities(s: Session, n: int) -> list[int]:
@@ -46,6 +46,26 @@ def test_select_plain_in_returns_each_matching_row_once(engine) -> None:
         got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", [odd, "k:1"])
         assert sorted(got) == sorted([(odd, ids[1]), *(r for r in want if r[0] == "k:1")])
         assert select_plain_in(s, OpportunityBlock, ("key",), "key", ["k:"]) == []
+
+
+def test_select_in_returns_the_rows_of_a_plain_in_typed(engine) -> None:
+    """``select_in`` (one JSON array on SQLite, one array on PostgreSQL): the rows a plain
+    ``IN`` gives, with SQLAlchemy's result types, whatever the values hold (quotes,
+    backslashes, non-ASCII, the separator of a joined parameter), asked twice or absent."""
+    when = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
+    odd = ["ocds-é-1", 'o\'brien "x"', "back\\slash", "k:\x1f:1", "tab\there", "plain"]
+    with Session(engine) as s:
+        s.add_all(Opportunity(ocid=o, title=o, deadline=when) for o in odd)
+        s.add_all(Opportunity(ocid=f"ocds-n-{i}", title="t") for i in range(50))
+        s.flush()
+        asked = [*odd, odd[0], "absent", *(f"ocds-n-{i}" for i in range(0, 2000, 3))]
+        table = Opportunity.__table__  # type: ignore[attr-defined]
+        q = select(table.c.id, table.c.ocid, table.c.deadline)
+        got = select_in(s, q, table.c.ocid, asked)
+        want = list(s.execute(q.where(table.c.ocid.in_(asked))))
+    assert sorted(map(tuple, got)) == sorted(map(tuple, want)) and len(got) == len(odd) + 17
+    assert {r.ocid for r in got if r.deadline == when} == set(odd)
+    assert all(r.deadline is None or r.deadline.tzinfo is not None for r in got)
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
