@@ -188,6 +188,33 @@ def test_a_crawl_file_parsed_in_worker_processes_stores_what_one_process_does(
     }
 
 
+def _stored_state(s: Session) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """Every opportunity's columns, blocking key and event, by OCID (ids differ between
+    two stores of the same input)."""
+    from sqlalchemy import text
+
+    ocid = {o.id: o.ocid for o in s.exec(select(Opportunity)).all()}
+    opps = {
+        o.ocid: {
+            k: ocid.get(v) if k == "canonical_id" else v
+            for k, v in o.model_dump().items()
+            if k not in ("id", "search_vector")
+        }
+        for o in s.exec(select(Opportunity)).all()
+    }
+    blocks = sorted(
+        (key, ocid[oid])
+        for key, oid in s.execute(text("SELECT key, opportunity_id FROM opportunityblock"))
+    )
+    events = sorted(
+        (ocid[oid], kind, version)
+        for oid, kind, version in s.execute(
+            text("SELECT opportunity_id, kind, version FROM opportunityevent")
+        )
+    )
+    return opps, blocks, events
+
+
 def test_opportunities_worked_out_in_the_parsing_workers_are_what_the_writer_makes(
     engine, db_url, tmp_path, monkeypatch
 ) -> None:
@@ -197,7 +224,6 @@ def test_opportunities_worked_out_in_the_parsing_workers_are_what_the_writer_mak
     release of the captures (new ids; OCIDs with several releases, some falling in two batches) and
     300 near-duplicates built from them (bench.common.alike_records), batches of 50."""
     import orjson
-    from sqlalchemy import text
 
     import models.store.store as store
     from bench.common import alike_records, real_releases, scaled_records
@@ -224,25 +250,7 @@ def test_opportunities_worked_out_in_the_parsing_workers_are_what_the_writer_mak
         eng = make_engine(url)
         with Session(eng) as s:
             r = store.store_jsonl(s, crawl, "find_a_tender", NOW, True, 50, workers=workers)
-            ocid = {o.id: o.ocid for o in s.exec(select(Opportunity)).all()}
-            opps = {
-                o.ocid: {
-                    k: ocid.get(v) if k == "canonical_id" else v
-                    for k, v in o.model_dump().items()
-                    if k not in ("id", "search_vector")
-                }
-                for o in s.exec(select(Opportunity)).all()
-            }
-            blocks = sorted(
-                (key, ocid[oid])
-                for key, oid in s.execute(text("SELECT key, opportunity_id FROM opportunityblock"))
-            )
-            events = sorted(
-                (ocid[oid], kind, version)
-                for oid, kind, version in s.execute(
-                    text("SELECT opportunity_id, kind, version FROM opportunityevent")
-                )
-            )
+            opps, blocks, events = _stored_state(s)
         eng.dispose()
         return r.summary(), opps, blocks, events, made_by_writer[0]
 
@@ -363,25 +371,7 @@ def test_the_writer_parses_batches_itself_while_the_worker_is_behind(
         eng = make_engine(url)
         with Session(eng) as s:
             r = store.store_jsonl(s, crawl, "find_a_tender", NOW, True, 20, workers=1)
-            ocid = {o.id: o.ocid for o in s.exec(select(Opportunity)).all()}
-            opps = {
-                o.ocid: {
-                    k: ocid.get(v) if k == "canonical_id" else v
-                    for k, v in o.model_dump().items()
-                    if k not in ("id", "search_vector")
-                }
-                for o in s.exec(select(Opportunity)).all()
-            }
-            blocks = sorted(
-                (key, ocid[oid])
-                for key, oid in s.execute(text("SELECT key, opportunity_id FROM opportunityblock"))
-            )
-            events = sorted(
-                (ocid[oid], kind, version)
-                for oid, kind, version in s.execute(
-                    text("SELECT opportunity_id, kind, version FROM opportunityevent")
-                )
-            )
+            opps, blocks, events = _stored_state(s)
             errors = s.execute(text("SELECT record, reason FROM ingesterror")).all()
         eng.dispose()
         summary = {k: v for k, v in r.summary().items() if k != "new_opportunity_ids"}
