@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import itertools
+import io
 import json
 import logging
 import multiprocessing
@@ -100,9 +100,15 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     if not path.exists():
         return
     with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if raw.strip():
-                yield lineno, raw
+        yield from _numbered(f, 1)
+
+
+def _numbered(lines: Iterable[bytes], first: int) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a binary file (or of a range of one), numbered from
+    ``first`` (blank lines counted)."""
+    for lineno, raw in enumerate(lines, first):
+        if raw.strip():
+            yield lineno, raw
 
 
 _WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.strip() strips
@@ -153,16 +159,7 @@ def _lines_at(path: Path, start: int, end: int, first: int) -> Iterator[tuple[in
     with path.open("rb") as f:
         f.seek(start)
         data = f.read(end - start)
-    pos = 0
-    for lineno in itertools.count(first):
-        if pos >= len(data):
-            return
-        cut = data.find(b"\n", pos)
-        cut = len(data) if cut < 0 else cut + 1
-        raw = data[pos:cut]
-        pos = cut
-        if raw.strip():
-            yield lineno, raw
+    yield from _numbered(io.BytesIO(data), first)
 
 
 def _decode_line(path: Path, source: str, lineno: int, raw: bytes) -> dict[str, Any] | IngestError:
@@ -454,7 +451,8 @@ def store_jsonl(
     which ``workers`` processes read and parse (default: one per core but this one's)
     while this process writes the batches they have parsed, in order: reading,
     normalising and classifying overlap the database work. When the oldest batch is not
-    parsed yet, this process parses the next one itself rather than wait (``STEAL``).
+    parsed yet, this process parses the next one itself rather than wait
+    (``STEAL_LINES``).
     At most two batches per worker, and one parsed here, are in hand at once, so memory
     stays bounded."""
     now = now or datetime.now(UTC)
@@ -511,14 +509,15 @@ def store_jsonl(
                 if STEAL_LINES and isinstance(head, Future) and not head.done():
                     # The oldest batch is not parsed yet: rather than wait, parse some
                     # lines of one batch here (one at a time, so memory stays bounded).
-                    if here is None or here.finished:
-                        lines = next(ranges, None) if here is None and more else None
-                        if lines is not None:
+                    if here is not None and not here.finished:
+                        here.step(STEAL_LINES)
+                        continue
+                    if here is None and more:
+                        if (lines := next(ranges, None)) is None:
+                            more = False
+                        else:
                             here = _ParsedHere(path, source, now, lines, pack, model)
                             pending.append(here)
-                            continue
-                    else:
-                        here.step(STEAL_LINES)
                         continue
                 if head is here:
                     here = None
@@ -536,7 +535,9 @@ STEAL_LINES = 25
 
 
 class _ParsedHere:
-    """A batch the writer parses itself, a few lines at a time (``store_jsonl``)."""
+    """The lines of a range of the file (``_line_ranges``) parsed: what they become, and
+    what they say of their opportunities; a few lines at a time where the writer parses a
+    batch itself (``store_jsonl``), all at once in a worker (``_prepare_lines``)."""
 
     def __init__(
         self,
@@ -586,13 +587,9 @@ def _set_worker_model(model: SectorModel | None) -> None:
 def _prepare_lines(
     path: Path, source: str, now: datetime, lines: tuple[int, int, int], pack: bool
 ) -> Parsed:
-    """In a worker process: the lines of a range of the file (``_line_ranges``) -> what
-    they become, and what they say of their opportunities (see ``store_jsonl``)."""
-    prepared = [
-        prepare_one(_decode_line(path, source, n, raw), now, pack)
-        for n, raw in _lines_at(path, *lines)
-    ]
-    return prepared, derive(prepared, _WORKER_MODEL[0])
+    """In a worker process: a range of the file parsed (``_ParsedHere``), with the
+    import's sector model."""
+    return _ParsedHere(path, source, now, lines, pack, _WORKER_MODEL[0]).result()
 
 
 @dataclass(slots=True)
@@ -611,7 +608,7 @@ class Derived:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent from the workers with the keys of its linkage each as one string: a batch's
-        # 60,000-odd short key strings pickled one by one were a third of its pickling and
+        # 40,000-odd short key strings pickled one by one were a third of its pickling and
         # loading, and nothing else here is cheaper to send (1,000 notices: 141 -> 82 ms
         # dumped and loaded, with Features' own reduce). A set holding the separator (keys
         # are normalised words and ids: only a buyer's id could hold it) goes as it is.

@@ -146,8 +146,9 @@ def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
         insert_rows(s, Opportunity, rows)
         s.execute(insert(Opportunity.__table__), [{**r, "ocid": r["ocid"] + "-core"} for r in rows])  # type: ignore[attr-defined]
         got = {r.ocid: tuple(r)[1:] for r in s.execute(select(*cols).order_by(cols[0]))}
-        # as stored, too: the JSON text (PostgreSQL's json keeps the text it was given;
-        # COPY takes the serialiser's text, SQLAlchemy a Json wrapper psycopg dumps)
+        # as stored, too (COPY takes the serialiser's text, SQLAlchemy a Json wrapper
+        # psycopg dumps; these list columns are JSONB on PostgreSQL, which normalises the
+        # text: the payload below is json, kept as it was given)
         as_text = ", ".join(f'CAST("{c.name}" AS TEXT)' for c in cols[1:])
         texts = {
             o: rest for o, *rest in s.execute(text(f"SELECT ocid, {as_text} FROM opportunity"))
