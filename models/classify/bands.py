@@ -16,12 +16,22 @@ from typing import Any
 
 
 def money(value: float) -> str:
-    """£850, £45k, £2.77m."""
-    if value >= 1_000_000:
-        return f"£{value / 1_000_000:.3g}m"
+    """£850, £45k, £2.77m, £3.6bn: three figures at most, never in exponent form (a
+    framework's "£3.6e+03m"). The unit is chosen by the value as it will be rounded:
+    £999,999 is "£1m", not "£1000k"."""
+    if value >= 999_500_000:
+        return f"£{_figures(value / 1_000_000_000)}bn"
+    if value >= 999_500:
+        return f"£{_figures(value / 1_000_000)}m"
     if value >= 10_000:
         return f"£{value / 1_000:.0f}k"
     return f"£{value:,.0f}"
+
+
+def _figures(x: float) -> str:
+    """Three significant figures ("2.77", "36", "999"); whole thousands and more written
+    out ("1,200"), where ``.3g`` would switch to an exponent."""
+    return f"{x:.3g}" if x < 999.5 else f"{x:,.0f}"
 
 
 def pounds(value: float) -> str:

@@ -17,6 +17,7 @@ from models.classify import (
     band_for,
     band_text,
     classify_opportunity,
+    money,
     size_band,
     value_words,
 )
@@ -138,6 +139,20 @@ def test_a_value_stated_only_as_a_minimum() -> None:
     assert value_words(2_772_000, "GBP", gross=3_326_400) == "£2.77m"
     assert value_words(None, None) == "value not stated"
     assert value_words(1_200, "EUR") == "1,200 EUR"
+
+
+def test_money_keeps_three_figures_in_plain_digits_at_every_size() -> None:
+    # frameworks are published at billions: never "£3.6e+03m"
+    assert money(850) == "£850"
+    assert money(45_400) == "£45k"
+    assert money(999_400) == "£999k"
+    assert money(999_999) == "£1m"  # not "£1000k"
+    assert money(2_772_000) == "£2.77m"
+    assert money(999_999_999) == "£1bn"  # not "£1e+03m"
+    assert money(3_600_000_000) == "£3.6bn"
+    assert money(12_345_678_901) == "£12.3bn"
+    assert money(1_234_000_000_000) == "£1,234bn"
+    assert value_words(3_600_000_000, "GBP") == "£3.6bn"
 
 
 def test_the_light_touch_codes_are_cpv_codes() -> None:
