@@ -209,11 +209,12 @@ def link_listings(
         near.discard(oid)
         candidates[oid] = near
     wanted = set().union(*candidates.values()) - set(feats)
-    loaded = _load(session, wanted) if wanted else {}
+    loaded = _load(session, wanted, wanted) if wanted else {}
     canon: dict[int, int | None] = {oid: None for oid in feats}
     before: dict[int, int | None] = {}  # stored rows' links as read (batch rows: reset)
-    for oid, (f, c) in loaded.items():
-        feats[oid] = f
+    for oid, (fl, c) in loaded.items():
+        assert fl is not None  # (every candidate's features asked for)
+        feats[oid] = fl
         canon[oid] = before[oid] = c
 
     def root(oid: int) -> int:
@@ -221,11 +222,21 @@ def link_listings(
         return c if c is not None else oid
 
     # Every stored member of the groups met here, read at once (not a query per group
-    # joined): a group's size is then known before its rows are compared.
+    # joined): a group's size is then known before its rows are compared. A group of
+    # MAX_GROUP or more joins nothing (a join needs |a| + |b| <= MAX_GROUP), so its rows
+    # count, by their links, and their features are never read (near-duplicates: the
+    # groups met grew to 11,000 rows a batch at 20,000 notices, over the feature cache).
     roots = {root(o) for o in canon}
-    unread = roots.union(*_members(session, roots).values()) - set(feats)
-    for o, (f, c) in _load(session, unread).items():
-        feats[o] = f
+    listed = _members(session, roots)
+    unread = roots.union(*listed.values()) - set(feats)
+    joinable: set[int] = set()
+    for top in roots:
+        group = listed[top] | {top}
+        if len(group) < MAX_GROUP:
+            joinable |= group
+    for o, (fm, c) in _load(session, unread, joinable).items():
+        if fm is not None:
+            feats[o] = fm
         canon[o] = before[o] = c
     groups: dict[int, set[int]] = defaultdict(set)  # root -> members (itself included)
     for o in canon:
@@ -289,21 +300,27 @@ def _members(session: Session, roots: Collection[int]) -> dict[int, set[int]]:
     return out
 
 
-def _load(session: Session, ids: Iterable[int]) -> dict[int, tuple[dedupe.Features, int | None]]:
-    """Stored opportunities as dedupe features (published ids from their 'i:' keys)."""
+def _load(
+    session: Session, ids: Iterable[int], compared: Collection[int]
+) -> dict[int, tuple[dedupe.Features | None, int | None]]:
+    """Stored opportunities by id: their dedupe features (published ids from their 'i:'
+    keys), for the ``compared`` ones only (None for the others), and their links."""
     db = _db(session)
     table = Opportunity.__table__  # type: ignore[attr-defined]
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
     ordered = sorted(ids)
     refs: dict[int, list[str]] = defaultdict(list)
     carried: dict[int, dict[str, Any]] = defaultdict(dict)
-    out: dict[int, tuple[dedupe.Features, int | None]] = {}
+    out: dict[int, tuple[dedupe.Features | None, int | None]] = {}
     for part in _chunks(ordered):
         # rows whose features are remembered (by content hash) need nothing more read
         missing = []
         for oid, digest, canonical in select_plain_in(
             session, Opportunity, ("id", "content_hash", "canonical_id"), "id", part
         ):
+            if oid not in compared:
+                out[oid] = (None, canonical)
+                continue
             hit = _features.get((db, oid))
             if hit is not None and hit[0] == digest:
                 out[oid] = (hit[1], canonical)

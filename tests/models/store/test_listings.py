@@ -244,10 +244,23 @@ def test_a_series_alike_in_the_hundreds_is_kept_in_groups_of_bounded_size(
     from models.store import listings
 
     monkeypatch.setattr(listings, "MAX_GROUP", 6)
+    # a full group joins nothing: its stored rows are counted, their features never read
+    uncompared: list[int] = []
+    load = listings._load
+
+    def spied(session, ids, compared):  # type: ignore[no-untyped-def]
+        ids = list(ids)
+        uncompared.extend(set(ids) - set(compared))
+        out = load(session, ids, compared)
+        assert all((f is None) == (i not in compared) for i, (f, _c) in out.items())
+        return out
+
+    monkeypatch.setattr(listings, "_load", spied)
     records = [r for r in alike_records(80, family=80) if not r["payload"]["id"].endswith("9")]
     with Session(engine) as s:
         store_records(s, records, now=NOW, commit_batches=True, batch_size=25)
         rows = s.exec(select(Opportunity.id, Opportunity.canonical_id)).all()
+    assert uncompared  # later batches met full groups
     sizes: dict[int, int] = {}
     for oid, canonical in rows:
         sizes[canonical or oid] = sizes.get(canonical or oid, 0) + 1
