@@ -4,7 +4,7 @@ rows as the plain query, and the storage settings of migrations 0012 and 0013.""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import psycopg
@@ -135,10 +135,12 @@ def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
     value through its column type and fills in the columns' defaults as SQLAlchemy does."""
     now = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
     lists = {k: [] for k in ("regions", "lots", "sectors", "areas", "fit_reasons")}
+    # times shared by rows (bound once each), none, and one instant given in another zone
+    published = [None, now.astimezone(timezone(timedelta(hours=1))), now - timedelta(days=1)]
     rows = [
         {"ocid": f"ocds-fast-{i}", "title": f"Roofing {i}", "cpv_codes": ["45261000", "45262000"],
-         "deadline": now, "value_amount": 1500.5 * i, "sources": ["find_a_tender"],
-         "duplicate_reasons": [], **lists}
+         "deadline": now, "published_at": published[i], "value_amount": 1500.5 * i,
+         "sources": ["find_a_tender"], "duplicate_reasons": [], **lists}
         for i in range(3)
     ]  # fmt: skip
     cols = [c for c in Opportunity.__table__.c if c.name not in ("id", "search_vector")]  # type: ignore[attr-defined]
@@ -159,6 +161,7 @@ def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
         assert fast == core
         row = dict(zip([c.name for c in cols[1:]], fast, strict=True))
         assert row["deadline"] == now and row["cpv_codes"] == ["45261000", "45262000"]
+        assert row["published_at"] == r["published_at"]
         assert (row["stage"], row["fit_score"], row["value_band"]) == ("unknown", 50, "not_stated")
         assert texts[r["ocid"]] == texts[r["ocid"] + "-core"]
     # a decorated JSON column (the notice payload) the same way
