@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import repeat
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -145,34 +145,27 @@ def _bound_rows(
 def _bind_processor(type_: Any, dialect: Any, copy: bool = False) -> Callable[[Any], Any] | None:
     """How SQLAlchemy binds a value of this column type (None: as it is); UTC timestamps on
     SQLite by ``sqlite_utc_text``, the same text made faster. ``copy``: for PostgreSQL's
-    COPY, JSON values as the JSON text itself (``_json_text``)."""
+    binary COPY (``_copy``), JSON values as they are, but for the column's own
+    ``process_bind_param``. The copy's dumper for the column's type (json, jsonb)
+    serialises them with the engine's JSON serialiser, which SQLAlchemy sets on psycopg's
+    connections (an encoded payload, ``EncodedJSON``, is written as it is); SQLAlchemy's
+    processor would wrap each in ``psycopg.types.json.Json`` first, for the same text
+    through four Python calls instead of one (8 JSON values a notice)."""
     if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
         return sqlite_utc_text
-    if copy and (as_text := _json_text(type_, dialect)) is not None:
-        return as_text
+    if copy and _is_json(type_, dialect):
+        if isinstance(type_, TypeDecorator) and type_._has_bind_processor:
+            before = type_.process_bind_param
+            return lambda value: before(value, dialect)
+        return None
     proc: Callable[[Any], Any] | None = type_._cached_bind_processor(dialect)
     return proc
 
 
-def _json_text(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """A JSON column's values for COPY as the text the engine's JSON serialiser makes
-    (None for other columns). SQLAlchemy binds a JSON value on psycopg wrapped in
-    ``psycopg.types.json.Json``, which psycopg dumps through the same serialiser: the same
-    text, through four Python calls a value instead of one (8 JSON values a notice)."""
+def _is_json(type_: Any, dialect: Any) -> bool:
+    """Whether a column of this type is JSON on this dialect (a decorated type: its impl)."""
     decorated = isinstance(type_, TypeDecorator)
-    impl = type_.load_dialect_impl(dialect) if decorated else type_
-    dump = dialect._json_serializer
-    if dialect.name != "postgresql" or not isinstance(impl, JSON) or dump is None:
-        return None
-    if not decorated or not type_._has_bind_processor:  # (no process_bind_param of its own)
-        return cast(Callable[[Any], Any], dump)
-    before = type_.process_bind_param
-
-    def decorated_text(value: Any) -> Any:
-        value = before(value, dialect)
-        return None if value is None else dump(value)
-
-    return decorated_text
+    return isinstance(type_.load_dialect_impl(dialect) if decorated else type_, JSON)
 
 
 def _insert_sql(conn: Any, model: type[SQLModel], columns: Sequence[str], rows: int = 1) -> str:
@@ -214,13 +207,24 @@ def _sqlite_insert(
 
 
 def _copy(conn: Any, table: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """PostgreSQL's COPY FROM STDIN of these rows (values as the driver adapts them)."""
+    """PostgreSQL's COPY FROM STDIN of these rows, in the binary format: each value dumped
+    by the driver for its column's type as the table has it (read from the server), so
+    neither side writes or parses text: no escaping of a 7 kB payload here, no parsing of
+    it, nor of timestamps and numbers, by the server. 10,000 notices: 0.027-0.036 ->
+    0.015-0.019 ms a row here, 0.100-0.117 -> 0.062-0.075 ms of the server's time."""
     prep = conn.dialect.identifier_preparer
+    name = prep.format_table(table)
     cols = ", ".join(prep.quote(c) for c in columns)
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {prep.format_table(table)} ({cols}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    try:
+        cursor.execute(f"SELECT {cols} FROM {name} LIMIT 0")
+        types = [c.type_code for c in cursor.description]
+        with cursor.copy(f"COPY {name} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
