@@ -209,7 +209,7 @@ def link_listings(
         near.discard(oid)
         candidates[oid] = near
     wanted = set().union(*candidates.values()) - set(feats)
-    loaded = _load(session, wanted, wanted) if wanted else {}
+    loaded = _load(session, wanted) if wanted else {}
     canon: dict[int, int | None] = {oid: None for oid in feats}
     before: dict[int, int | None] = {}  # stored rows' links as read (batch rows: reset)
     for oid, (fl, c) in loaded.items():
@@ -301,10 +301,11 @@ def _members(session: Session, roots: Collection[int]) -> dict[int, set[int]]:
 
 
 def _load(
-    session: Session, ids: Iterable[int], compared: Collection[int]
+    session: Session, ids: Iterable[int], compared: Collection[int] | None = None
 ) -> dict[int, tuple[dedupe.Features | None, int | None]]:
     """Stored opportunities by id: their dedupe features (published ids from their 'i:'
-    keys), for the ``compared`` ones only (None for the others), and their links."""
+    keys), for the ``compared`` ones only (default: all; None for the others), and their
+    links."""
     db = _db(session)
     table = Opportunity.__table__  # type: ignore[attr-defined]
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
@@ -318,7 +319,7 @@ def _load(
         for oid, digest, canonical in select_plain_in(
             session, Opportunity, ("id", "content_hash", "canonical_id"), "id", part
         ):
-            if oid not in compared:
+            if compared is not None and oid not in compared:
                 out[oid] = (None, canonical)
                 continue
             hit = _features.get((db, oid))
