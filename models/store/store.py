@@ -209,7 +209,7 @@ def prepare_record(
 ) -> tuple[NoticeFields, dict[str, Any]]:
     """One RawNotice-shaped dict -> (its fields, its notice row). Raises NormaliseError
     naming why the record cannot be stored (the caller keeps it as an IngestError).
-    ``pack``: the payload compressed as SQLite keeps it (types.PayloadJSON), here."""
+    ``pack``: the payload compressed as the store keeps it (types.PayloadJSON), here."""
     source = rec.get("source")
     if not isinstance(source, str) or not source.strip():
         raise NormaliseError("record has no source")
@@ -465,8 +465,8 @@ def store_jsonl(
     # One sector model for the whole import, the same in the workers (which classify the
     # opportunities they can: ``derive``) and here.
     model = active_model()
-    # Payloads compressed for SQLite in the workers (types.PayloadJSON), not by the writer.
-    pack = session.get_bind().dialect.name == "sqlite"
+    # Payloads compressed in the workers (types.PayloadJSON), not by the writer.
+    pack = True
     # fork: spawn and forkserver run the main module again in each worker (a script
     # without a __main__ guard would start over). The workers only parse: pure functions,
     # no database (the connections they inherit are never used, and os._exit closes none).

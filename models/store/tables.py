@@ -41,9 +41,9 @@ class Notice(SQLModel, table=True):
     fetched_at: datetime | None = _ts()
     stored_at: datetime | None = _ts()
     content_hash: str = Field(max_length=64)
-    # JSON as the store wrote it: json (not JSONB) on PostgreSQL, never queried inside, and
-    # parsing it into JSONB was half the server's cost of a notice (migration 0013); an lz4
-    # frame on SQLite (types.PayloadJSON)
+    # JSON as the store wrote it, in an lz4 frame packed by the store (types.PayloadJSON):
+    # never queried inside; bytea on PostgreSQL, where the server checking and compressing
+    # the text itself was most of its cost of a notice (migrations 0013, 0014)
     payload: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(PayloadJSON(), nullable=False)
     )

@@ -1,5 +1,5 @@
 """The store's dialect fast paths (models.store.upsert) on SQLite and PostgreSQL: the same
-rows as the plain query, and the storage settings of migrations 0012 and 0013."""
+rows as the plain query, and the storage settings of migrations 0012, 0013 and 0014."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from models.store.db import alembic_config, make_engine
 from models.store.tables import Notice, Opportunity, OpportunityBlock
+from models.store.types import LZ4_MAGIC
 from models.store.upsert import insert_plain_rows, insert_rows, select_in, select_plain_in
 
 
@@ -81,23 +82,65 @@ def test_select_plain_in_leaves_the_planner_settings_as_they_were(engine) -> Non
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_payloads_are_compressed_with_lz4_on_postgresql(engine) -> None:
+def test_payloads_are_packed_frames_stored_as_they_are_on_postgresql(engine) -> None:
+    """0014: bytea, out of line and not compressed again (the store packs it), lz4 frames."""
     with Session(engine) as s:
-        lz4 = s.execute(
-            text(
-                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-                "WHERE name = 'default_toast_compression'"
-            )
-        ).scalar_one()
         q = text(
-            "SELECT attcompression FROM pg_attribute "
+            "SELECT format_type(atttypid, atttypmod), attstorage FROM pg_attribute "
             "WHERE attrelid = 'notice'::regclass AND attname = 'payload'"
         )
-        assert s.execute(q).scalar_one() == ("l" if lz4 else "")
-        q = text("SELECT pg_typeof(payload)::text FROM notice")
-        s.add(Notice(source="s", source_id="1", ocid="o", content_hash="h", payload={"b": 1}))
+        assert tuple(s.execute(q).one()) == ("bytea", "e")
+        payload = {"b": 1, "t": "Caf\u00e9 roofing " * 300}
+        s.add(Notice(source="s", source_id="1", ocid="o", content_hash="h", payload=payload))
         s.flush()
-        assert s.execute(q).scalar_one() == "json"
+        raw = s.execute(text("SELECT payload FROM notice")).scalar_one()
+        assert bytes(raw[:4]) == LZ4_MAGIC and len(raw) < len(orjson.dumps(payload)) / 10
+        s.expire_all()
+        assert s.exec(select(Notice.payload)).one() == payload
+
+
+def test_0014_down_and_up_keeps_payloads(db_url: str) -> None:
+    """Down to 0013 (json payloads on PostgreSQL: the packed frames unpacked) and up again
+    (the text kept as its bytes): every payload reads back the same, packed or not."""
+    cfg = alembic_config(db_url)
+    engine = make_engine(db_url)
+    first = {"id": "r1", "tender": {"title": "Caf\u00e9 \u2013 roofing " * 50}}
+    second = {"id": "r2", "n": [1, 2.5, None]}
+    with Session(engine) as s:
+        s.add(Notice(source="s", source_id="r1", ocid="o1", content_hash="h", payload=first))
+        s.commit()
+    engine.dispose()
+    command.downgrade(cfg, "0013")
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        if engine.dialect.name == "postgresql":
+            kind = s.execute(text("SELECT pg_typeof(payload)::text FROM notice")).scalar_one()
+            assert kind == "json"
+            # json text, as 0013 kept it (a row the store of that time wrote)
+            s.execute(
+                text(
+                    "INSERT INTO notice (source, source_id, ocid, format, url, stage, title, "
+                    "content_hash, payload) VALUES ('s', 'r2', 'o2', 'ocds-release', '', "
+                    "'unknown', '', 'h', CAST(:p AS json))"
+                ),
+                {"p": orjson.dumps(second).decode()},
+            )
+            got = s.execute(text("SELECT payload FROM notice ORDER BY source_id")).scalars()
+            assert list(got) == [first, second]
+        else:
+            s.add(Notice(source="s", source_id="r2", ocid="o2", content_hash="h", payload=second))
+        s.commit()
+    engine.dispose()
+    command.upgrade(cfg, "head")
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        got = s.exec(select(Notice.payload).order_by(Notice.source_id)).all()
+        assert got == [first, second]
+        s.add(Notice(source="s", source_id="r3", ocid="o3", content_hash="h", payload=first))
+        s.commit()
+        raw = s.execute(text("SELECT payload FROM notice WHERE source_id = 'r3'")).scalar_one()
+        assert bytes(raw[:4]) == LZ4_MAGIC
+    engine.dispose()
 
 
 def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
@@ -110,7 +153,17 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
     payload = {"id": "r1", "tender": {"title": "Café \u2013 roofing", "value": {"amount": 1.5}}}
     with Session(engine) as s:
         (oid,) = _opportunities(s, 1)
-        s.add(Notice(source="s", source_id="r1", ocid="o", content_hash="h", payload=payload))
+        if engine.dialect.name == "postgresql":  # JSONB then: as the store of 0012 wrote it
+            s.execute(
+                text(
+                    "INSERT INTO notice (source, source_id, ocid, format, url, stage, title, "
+                    "content_hash, payload) VALUES ('s', 'r1', 'o', 'ocds-release', '', "
+                    "'unknown', '', 'h', CAST(:p AS jsonb))"
+                ),
+                {"p": orjson.dumps(payload).decode()},
+            )
+        else:
+            s.add(Notice(source="s", source_id="r1", ocid="o", content_hash="h", payload=payload))
         insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid)])
         s.commit()
         # 0012: the foreign key holds (the DB-API's own error: a plain-value fast path)
@@ -171,15 +224,13 @@ def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:
     with Session(engine) as s:
         insert_rows(s, Notice, [notice])
         s.execute(insert(Notice.__table__), [{**notice, "source_id": "n-2"}])  # type: ignore[attr-defined]
-        stored = "payload" if engine.dialect.name == "sqlite" else "CAST(payload AS TEXT)"
-        payloads = s.execute(text(f"SELECT {stored} FROM notice ORDER BY source_id")).all()
+        payloads = s.execute(text("SELECT payload FROM notice ORDER BY source_id")).all()
     assert len(payloads) == 2 and payloads[0] == payloads[1] and payloads[0][0]
 
 
 def test_payloads_are_kept_whole_and_read_back_the_same(engine) -> None:
-    """SQLite keeps a payload as an lz4 frame (PostgreSQL as json text, compressed by the
-    server); both give back the payload stored. A payload stored as JSON text before payloads
-    were packed reads back as it is."""
+    """Both databases keep a payload as an lz4 frame and give back the payload stored. A
+    payload stored as JSON text before payloads were packed reads back as it is."""
     payload = {
         "id": "r1",
         "tender": {"title": "Caf\u00e9 roofing " * 200, "value": {"amount": 1.5}},
@@ -203,8 +254,8 @@ def test_payloads_are_kept_whole_and_read_back_the_same(engine) -> None:
                 "id": "old",
                 "n": [1, 2],
             }
-        else:
-            assert raw == payload  # json: the driver decodes the text
+        else:  # a frame in bytea (0014)
+            assert bytes(raw[:4]) == LZ4_MAGIC and len(raw) < len(orjson.dumps(payload)) / 10
         s.commit()
         s.expire_all()
         assert s.exec(select(Notice.payload).where(Notice.source_id == "r1")).one() == payload
