@@ -55,6 +55,7 @@ from models.dedupe.compare import (
     SameProcurement,
     conflicts,
     exact_key,
+    has_conflict,
     same_procurement,
 )
 from models.dedupe.features import Features, features
@@ -64,5 +65,5 @@ __all__ = [
     "BLOCK_CAP", "DEADLINE_APART_DAYS", "DEADLINE_MOVED_DAYS", "MIN_TITLE",
     "PUBLISHED_APART_DAYS", "SAME_SCORE", "WEIGHTS", "Features", "SameProcurement",
     "TitleParts", "blocking_keys", "buyer_tokens", "candidate_pairs", "cluster", "conflicts",
-    "exact_key", "features", "listing_keys", "same_procurement", "title_parts",
+    "exact_key", "features", "has_conflict", "listing_keys", "same_procurement", "title_parts",
 ]  # fmt: skip

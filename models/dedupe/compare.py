@@ -226,6 +226,43 @@ def conflicts(a: Any, b: Any) -> list[str]:
     return out
 
 
+_KINDS = ("lot", "package", "phase", "part", "calloff")
+
+
+def has_conflict(fa: Features, fb: Features) -> bool:
+    """``bool(conflicts(fa, fb))``, on features, without the words: the same checks, the
+    cheapest first, stopping at the first that holds. The store's linking needs only
+    whether (a comparison cost 12 us with the reasons written out, most of it a conflict
+    found last: publications a year apart); tests/models/dedupe check the two agree."""
+    da, db = fa.deadline, fb.deadline
+    if da and db and abs((da - db).days) >= DEADLINE_APART_DAYS:
+        return True
+    pa, pb = fa.published, fb.published
+    if pa and pb and abs((pa - pb).days) >= PUBLISHED_APART_DAYS:
+        close = deadline_score(da, db)
+        if not (close is not None and close >= 0.5):
+            return True
+    ta, tb = fa.title, fb.title
+    if ta.years and tb.years and min(ta.years) != min(tb.years):
+        return True
+    if ta.numbers and tb.numbers and (ta.numbers - tb.numbers) and (tb.numbers - ta.numbers):
+        return True
+    if (
+        fa.tender_ref and fb.tender_ref and fa.tender_ref != fb.tender_ref
+        and fa.publisher and fa.publisher == fb.publisher
+    ):  # fmt: skip
+        return True
+    if ta.marks and tb.marks:
+        for kind in _KINDS:
+            ia = {i for k, i in ta.marks if k == kind}
+            ib = {i for k, i in tb.marks if k == kind}
+            if ia and ib and ia != ib:
+                return True
+    if ta.refs and tb.refs and _ref_series_conflict(ta.refs, tb.refs):
+        return True
+    return _different_suppliers(fa, fb)
+
+
 def exact_key(a: Any, b: Any) -> str | None:
     """The exact key two records share, if any: 'same OCID' or 'same identifier X'."""
     fa, fb = features(a), features(b)
@@ -237,17 +274,26 @@ def exact_key(a: Any, b: Any) -> str | None:
     return None
 
 
-def same_procurement(a: Any, b: Any) -> SameProcurement:
-    """Are two notices the same procurement? (same, score 0..1, reasons in words)."""
+def same_procurement(a: Any, b: Any, explain: bool = True) -> SameProcurement:
+    """Are two notices the same procurement? (same, score 0..1, reasons in words).
+    ``explain=False``: where a hard conflict decides, no reasons are given (the decision and
+    score are the same; the store's linking reads reasons only of pairs found the same)."""
     fa, fb = features(a), features(b)
     if fa.ocid and fa.ocid == fb.ocid:
         return SameProcurement(True, 1.0, ["same OCID"])
-    hard = conflicts(fa, fb)
-    key = exact_key(fa, fb)
-    if key and not hard:
-        return SameProcurement(True, 1.0, [key])
-    if hard:
-        return SameProcurement(False, 0.0, hard + ([f"despite {key}"] if key else []))
+    if not explain:
+        if has_conflict(fa, fb):
+            return SameProcurement(False, 0.0, [])
+        key = exact_key(fa, fb)
+        if key:
+            return SameProcurement(True, 1.0, [key])
+    else:
+        hard = conflicts(fa, fb)
+        key = exact_key(fa, fb)
+        if key and not hard:
+            return SameProcurement(True, 1.0, [key])
+        if hard:
+            return SameProcurement(False, 0.0, hard + ([f"despite {key}"] if key else []))
 
     reasons: list[str] = []
     buyer = buyer_similarity(fa, fb)

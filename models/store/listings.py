@@ -252,7 +252,7 @@ def link_listings(
                 continue
             if len(groups[mine]) + len(groups[theirs]) > MAX_GROUP:
                 continue  # groups only grow: these two can never join, so why compare
-            m = dedupe.same_procurement(feats[oid], feats[other])
+            m = dedupe.same_procurement(feats[oid], feats[other], explain=False)
             if m.same:
                 scored.append((-m.score, other, m.reasons))
         for _, other, why in sorted(scored, key=lambda s: (s[0], s[1])):
@@ -265,7 +265,7 @@ def link_listings(
             state = (mine, len(a), theirs, len(b))  # a group changes only by growing
             if state in refused:
                 continue
-            if any(dedupe.conflicts(feats[x], feats[y]) for x in a for y in b):
+            if any(dedupe.has_conflict(feats[x], feats[y]) for x in a for y in b):
                 refused.add(state)
                 continue
             new_root = min(mine, theirs)

@@ -237,3 +237,34 @@ def test_labelled_set_precision_and_recall(pairs) -> None:
     fn = sum(1 for y, s in decided if y and not s)
     assert tp / (tp + fp) >= 0.99
     assert tp / (tp + fn) >= 0.95
+
+
+def test_the_quick_conflict_check_and_unexplained_decisions_agree(records, pairs) -> None:
+    """``has_conflict`` is ``bool(conflicts)``, and ``same_procurement(explain=False)`` (the
+    store's linking) decides and scores as the explained call: on the labelled pairs and on
+    pairs of real records alike in title in one capture file (conflicts of every kind)."""
+    from models.dedupe import features, has_conflict
+
+    # each record with the 30 after it in title order in its capture file (alike titles,
+    # shared buyers, dates and series)
+    files: dict[str, list[NoticeFields]] = {}
+    for (name, _), r in records.items():
+        files.setdefault(name, []).append(r)
+    near = []
+    for recs in files.values():
+        recs.sort(key=lambda r: (r.title, r.ocid))
+        near += [(a, b) for i, a in enumerate(recs) for b in recs[i + 1 : i + 31]]
+    checked = [(p.a, p.b) for p in pairs] + near
+    assert len(checked) > 15000
+    kinds: set[str] = set()
+    for a, b in checked:
+        fa, fb = features(a), features(b)
+        hard = conflicts(fa, fb)
+        assert has_conflict(fa, fb) == bool(hard), (a.ocid, b.ocid, hard)
+        kinds.update(h.split(" (")[0].split(" ")[0] for h in hard)
+        full, quick = same_procurement(fa, fb), same_procurement(fa, fb, explain=False)
+        assert (quick.same, quick.score) == (full.same, full.score), (a.ocid, b.ocid)
+        if quick.same:
+            assert quick.reasons == full.reasons
+    # the pairs met every kind of conflict the check looks for
+    assert {"awarded", "different", "deadlines", "published"} <= kinds, kinds

@@ -72,7 +72,8 @@ def downgrade() -> None:
         last = rows[-1][0]
     op.execute("ALTER TABLE notice ALTER COLUMN payload SET STORAGE EXTENDED")
     op.execute(
-        "ALTER TABLE notice ALTER COLUMN payload TYPE json USING convert_from(payload, 'UTF8')::json"
+        "ALTER TABLE notice ALTER COLUMN payload TYPE json "
+        "USING convert_from(payload, 'UTF8')::json"
     )
     if _lz4_available():  # a new type is a new column: its compression set again (as 0013)
         op.execute("ALTER TABLE notice ALTER COLUMN payload SET COMPRESSION lz4")
