@@ -36,6 +36,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -158,7 +159,8 @@ def link_listings(
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
     batch_ids = sorted(int(r["id"]) for r in rows)
     feats: dict[int, dedupe.Features] = {}
-    stored: set[tuple[str, int]] = set()
+    # (key, row) to write: a list, as rows differ and a row's keys are a set
+    stored: list[tuple[str, int]] = []
     probes: dict[int, Collection[str]] = {}
     for r in rows:
         oid = int(r["id"])
@@ -166,7 +168,7 @@ def link_listings(
         f, keys, probe = got if got is not None else linkage(r)
         feats[oid] = f
         _remember((db, oid), r.get("content_hash"), f)
-        stored.update(zip(keys, repeat(oid)))
+        stored.extend(zip(keys, repeat(oid)))
         probes[oid] = probe
     # A changed row is judged afresh: its old keys and its old link go.
     for part in _chunks([i for i in batch_ids if i not in new_ids]):
@@ -191,7 +193,9 @@ def link_listings(
     for key, oid in stored:
         if key in probe_keys:
             members[key].append(oid)
-    insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), sorted(stored))
+    # in the key index's order (a key's rows in batch order: the index orders them itself)
+    stored.sort(key=itemgetter(0))
+    insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), stored)
     for sharing in members.values():
         if KEY_CAP < len(sharing) <= dedupe.BLOCK_CAP:
             sharing.sort()

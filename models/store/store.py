@@ -691,10 +691,13 @@ def _listing_extras(notices: list[NoticeFields]) -> dict[str, Any]:
     return {
         "references": list(dict.fromkeys(r for n in notices for r in (n.source_id, *n.references))),
         "suppliers": list(dict.fromkeys(s for n in notices for s in n.suppliers)),
-        "tender_reference": next(
-            (n.tender_reference for n in reversed(notices) if n.tender_reference), None
-        ),
+        "tender_reference": _tender_reference(notices),
     }
+
+
+def _tender_reference(notices: list[NoticeFields]) -> str | None:
+    """The buyer's own reference of an opportunity: its newest notice's that gives one."""
+    return next((n.tender_reference for n in reversed(notices) if n.tender_reference), None)
 
 
 def _stored_hashes(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -866,11 +869,13 @@ def _rebuild_opportunities(
         result.events += len(events)
     known: dict[int, Linkage] = {}
     for row in linkable:
-        row.update(_listing_extras(by_ocid[row["ocid"]]))
+        notices = by_ocid[row["ocid"]]
         d = taken.get(row["ocid"])
         # (the buyer's reference is the newest notice's: the order read here decides)
-        if d is not None and d.tender_reference == row["tender_reference"]:
+        if d is not None and d.tender_reference == _tender_reference(notices):
             known[row["id"]] = d.linkage
+        else:  # linking works out this row's linkage from it
+            row.update(_listing_extras(notices))
     linked = link_listings(session, linkable, known, new_ids=set(new_ids))
     result.listings_linked += linked.linked
 
