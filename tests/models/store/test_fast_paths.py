@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import orjson
 import psycopg
@@ -81,6 +82,20 @@ def test_select_plain_in_leaves_the_planner_settings_as_they_were(engine) -> Non
         assert s.execute(text("SHOW enable_seqscan")).scalar_one() == before == "on"
 
 
+def _raw_notice(s: Session, source_id: str, ocid: str, payload: Any, cast: str = "") -> None:
+    """A notice written as an earlier store wrote it: its payload as JSON text, cast to the
+    column's type of that time (``cast``), past the payload type of today."""
+    value = f"CAST(:p AS {cast})" if cast else ":p"
+    s.execute(
+        text(
+            "INSERT INTO notice (source, source_id, ocid, format, url, stage, title, "
+            "content_hash, payload) VALUES ('s', :id, :ocid, 'ocds-release', '', "
+            f"'unknown', '', 'h', {value})"
+        ),
+        {"id": source_id, "ocid": ocid, "p": orjson.dumps(payload).decode()},
+    )
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_payloads_are_packed_frames_stored_as_they_are_on_postgresql(engine) -> None:
     """0014: bytea, out of line and not compressed again (the store packs it), lz4 frames."""
@@ -117,14 +132,7 @@ def test_0014_down_and_up_keeps_payloads(db_url: str) -> None:
             kind = s.execute(text("SELECT pg_typeof(payload)::text FROM notice")).scalar_one()
             assert kind == "json"
             # json text, as 0013 kept it (a row the store of that time wrote)
-            s.execute(
-                text(
-                    "INSERT INTO notice (source, source_id, ocid, format, url, stage, title, "
-                    "content_hash, payload) VALUES ('s', 'r2', 'o2', 'ocds-release', '', "
-                    "'unknown', '', 'h', CAST(:p AS json))"
-                ),
-                {"p": orjson.dumps(second).decode()},
-            )
+            _raw_notice(s, "r2", "o2", second, "json")
             got = s.execute(text("SELECT payload FROM notice ORDER BY source_id")).scalars()
             assert list(got) == [first, second]
         else:
@@ -154,14 +162,7 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
     with Session(engine) as s:
         (oid,) = _opportunities(s, 1)
         if engine.dialect.name == "postgresql":  # JSONB then: as the store of 0012 wrote it
-            s.execute(
-                text(
-                    "INSERT INTO notice (source, source_id, ocid, format, url, stage, title, "
-                    "content_hash, payload) VALUES ('s', 'r1', 'o', 'ocds-release', '', "
-                    "'unknown', '', 'h', CAST(:p AS jsonb))"
-                ),
-                {"p": orjson.dumps(payload).decode()},
-            )
+            _raw_notice(s, "r1", "o", payload, "jsonb")
         else:
             s.add(Notice(source="s", source_id="r1", ocid="o", content_hash="h", payload=payload))
         insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid)])
@@ -242,14 +243,7 @@ def test_payloads_are_kept_whole_and_read_back_the_same(engine) -> None:
         if engine.dialect.name == "sqlite":
             assert isinstance(raw, bytes) and raw[:4] == b"\x04\x22\x4d\x18"  # lz4 frame magic
             assert len(raw) < len(orjson.dumps(payload)) / 10
-            s.execute(
-                text(
-                    "INSERT INTO notice (source, source_id, ocid, format, url, stage, title, "
-                    "content_hash, payload) VALUES ('s', 'old', 'o2', 'ocds-release', '', "
-                    "'unknown', '', 'h', :p)"
-                ),
-                {"p": orjson.dumps({"id": "old", "n": [1, 2]}).decode()},
-            )
+            _raw_notice(s, "old", "o2", {"id": "old", "n": [1, 2]})
             assert s.exec(select(Notice.payload).where(Notice.source_id == "old")).one() == {
                 "id": "old",
                 "n": [1, 2],
