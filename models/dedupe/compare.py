@@ -232,8 +232,9 @@ _KINDS = ("lot", "package", "phase", "part", "calloff")
 def has_conflict(fa: Features, fb: Features) -> bool:
     """``bool(conflicts(fa, fb))``, on features, without the words: the same checks, the
     cheapest first, stopping at the first that holds. The store's linking needs only
-    whether (a comparison cost 12 us with the reasons written out, most of it a conflict
-    found last: publications a year apart); tests/models/dedupe check the two agree."""
+    whether, and most pairs it compares end here (18,846 real pairs alike in title: 1.36 us
+    a pair with the reasons written out, 0.40 without); tests/models/dedupe check the two
+    agree."""
     da, db = fa.deadline, fb.deadline
     if da and db and abs((da - db).days) >= DEADLINE_APART_DAYS:
         return True

@@ -5,7 +5,8 @@ Revises: 0013
 Create Date: 2026-12-03 14:00:00
 
 SQLite has kept each payload as the JSON text in an lz4 frame, packed by the store's
-parsing workers, since 0013's time (``types.PayloadJSON``). PostgreSQL now keeps the same
+parsing workers (``types.PayloadJSON``; no migration there: a SQLite column takes bytes
+whatever its declared type). PostgreSQL now keeps the same
 frames: ``notice.payload`` becomes ``bytea`` with ``STORAGE EXTERNAL`` (out of line, not
 compressed a second time). As ``json`` the server checked every payload's syntax and
 compressed it with lz4 itself: COPY of 5,000 real payloads (7.4 kB of text, 3.3 kB
@@ -14,8 +15,9 @@ text to send it), against 0.009 and 0.002 packed. Nothing queries inside a paylo
 store reads it whole, to normalise it again.
 
 Payloads stored before stay as their JSON text (converted to its UTF-8 bytes, compressed by
-the server as they were); ``types.unpack_json`` reads both. Downgrading unpacks the frames
-(in the migration's process) before the column is json again.
+the server as they were); ``types.unpack_json`` reads both. Changing the type rewrites the
+table (a lock on ``notice`` for the time it takes: plan it on a large store). Downgrading
+unpacks the frames (in the migration's process) before the column is json again.
 """
 
 from __future__ import annotations
