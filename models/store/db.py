@@ -21,15 +21,14 @@ from sqlmodel import Session, create_engine
 
 from bidbell import jsoncodec
 from bidbell.settings import get_settings
-from models.store.types import EncodedJSON
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
 
 
 def _dump_json(value: Any) -> str:
-    """JSON column values through orjson; text encoded already (EncodedJSON) as it is."""
-    return value if isinstance(value, EncodedJSON) else jsoncodec.dumps(value)
+    """JSON column values through orjson."""
+    return jsoncodec.dumps(value)
 
 
 # JSON columns (payloads, lists) through orjson: measured as the largest cost of ingest.

@@ -38,7 +38,7 @@ from models.store.listings import Linkage, link_listings, linkage
 from models.store.merge import content_hash, merge_notices
 from models.store.sectors import SectorModel, active_model
 from models.store.tables import IngestError, Notice, Opportunity, OpportunityEvent
-from models.store.types import EncodedJSON, pack_json
+from models.store.types import pack_json
 from models.store.upsert import (
     insert_new_rows,
     insert_rows,
@@ -204,12 +204,11 @@ _URL_LIMIT = 2048
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def prepare_record(
-    rec: dict[str, Any], now: datetime, pack: bool = False
-) -> tuple[NoticeFields, dict[str, Any]]:
+def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, dict[str, Any]]:
     """One RawNotice-shaped dict -> (its fields, its notice row). Raises NormaliseError
-    naming why the record cannot be stored (the caller keeps it as an IngestError).
-    ``pack``: the payload compressed as the store keeps it (types.PayloadJSON), here."""
+    naming why the record cannot be stored (the caller keeps it as an IngestError). The
+    payload is compressed here, as the store keeps it (types.PayloadJSON): in the parsing
+    workers for a large file, not by the writer."""
     source = rec.get("source")
     if not isinstance(source, str) or not source.strip():
         raise NormaliseError("record has no source")
@@ -252,7 +251,7 @@ def prepare_record(
         "stored_at": now,
         "content_hash": hashlib.sha256(encoded).hexdigest(),
         # encoded once: for the hash, the checks and the row
-        "payload": pack_json(encoded) if pack else EncodedJSON(blob),
+        "payload": pack_json(encoded),
     }
     if not fields.url and isinstance(page_url, str) and len(page_url) <= _URL_LIMIT:
         row["url"] = fields.url = page_url
@@ -356,11 +355,11 @@ def _bulk_gc() -> Iterator[None]:
 Prepared = tuple[str, Any, Any, Any]
 
 
-def prepare_one(rec: dict[str, Any] | IngestError, now: datetime, pack: bool = False) -> Prepared:
+def prepare_one(rec: dict[str, Any] | IngestError, now: datetime) -> Prepared:
     if isinstance(rec, IngestError):  # unreadable already (a line of a file)
         return ("unreadable", rec, rec.record, rec.reason)
     try:
-        fields, row = prepare_record(rec, now, pack)
+        fields, row = prepare_record(rec, now)
     except NormaliseError as exc:
         source = str(rec.get("source") or "?")
         payload = rec.get("payload")
@@ -465,8 +464,6 @@ def store_jsonl(
     # One sector model for the whole import, the same in the workers (which classify the
     # opportunities they can: ``derive``) and here.
     model = active_model()
-    # Payloads compressed in the workers (types.PayloadJSON), not by the writer.
-    pack = True
     # fork: spawn and forkserver run the main module again in each worker (a script
     # without a __main__ guard would start over). The workers only parse: pure functions,
     # no database (the connections they inherit are never used, and os._exit closes none).
@@ -501,7 +498,7 @@ def store_jsonl(
                     if (lines := next(ranges, None)) is None:
                         more = False
                     else:
-                        pending.append(pool.submit(_prepare_lines, path, source, now, lines, pack))
+                        pending.append(pool.submit(_prepare_lines, path, source, now, lines))
                     continue
                 if not pending:
                     break
@@ -516,7 +513,7 @@ def store_jsonl(
                         if (lines := next(ranges, None)) is None:
                             more = False
                         else:
-                            here = _ParsedHere(path, source, now, lines, pack, model)
+                            here = _ParsedHere(path, source, now, lines, model)
                             pending.append(here)
                         continue
                 if head is here:
@@ -545,10 +542,9 @@ class _ParsedHere:
         source: str,
         now: datetime,
         lines: tuple[int, int, int],
-        pack: bool,
         model: SectorModel | None,
     ) -> None:
-        self.path, self.source, self.now, self.pack, self.model = path, source, now, pack, model
+        self.path, self.source, self.now, self.model = path, source, now, model
         self.rest: Iterator[tuple[int, bytes]] | None = _lines_at(path, *lines)
         self.prepared: list[Prepared] = []
         self.parsed: Parsed | None = None
@@ -568,7 +564,7 @@ class _ParsedHere:
                 self.parsed = self.prepared, derive(self.prepared, self.model)
                 return
             rec = _decode_line(self.path, self.source, line[0], line[1])
-            self.prepared.append(prepare_one(rec, self.now, self.pack))
+            self.prepared.append(prepare_one(rec, self.now))
 
     def result(self) -> Parsed:
         """The batch parsed (what is left parsed now)."""
@@ -584,12 +580,10 @@ def _set_worker_model(model: SectorModel | None) -> None:
     _WORKER_MODEL[0] = model
 
 
-def _prepare_lines(
-    path: Path, source: str, now: datetime, lines: tuple[int, int, int], pack: bool
-) -> Parsed:
+def _prepare_lines(path: Path, source: str, now: datetime, lines: tuple[int, int, int]) -> Parsed:
     """In a worker process: a range of the file parsed (``_ParsedHere``), with the
     import's sector model."""
-    return _ParsedHere(path, source, now, lines, pack, _WORKER_MODEL[0]).result()
+    return _ParsedHere(path, source, now, lines, _WORKER_MODEL[0]).result()
 
 
 @dataclass(slots=True)

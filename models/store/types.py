@@ -52,13 +52,6 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     return text if value.microsecond else text + ".000000"
 
 
-class EncodedJSON(str):
-    """JSON text already encoded (a payload serialised once for its hash): written as it is
-    by the engines' JSON serialiser (models.store.db), not encoded a second time."""
-
-    __slots__ = ()
-
-
 class JSONType(TypeDecorator[Any]):
     """JSONB on PostgreSQL, JSON elsewhere."""
 
@@ -88,8 +81,6 @@ def pack_json(text: str | bytes) -> PackedJSON:
 def unpack_json(value: bytes | str) -> Any:
     """A stored payload read back: an lz4 frame, or JSON text as stored before payloads were
     packed (text on SQLite; on PostgreSQL the bytes of the json column converted by 0014)."""
-    if isinstance(value, memoryview):
-        value = value.tobytes()
     if isinstance(value, bytes) and value[:4] == LZ4_MAGIC:
         return jsoncodec.loads(lz4.frame.decompress(value))
     return jsoncodec.loads(value)
@@ -125,7 +116,7 @@ class PayloadJSON(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None or isinstance(value, PackedJSON):
             return value
-        return pack_json(value if isinstance(value, EncodedJSON) else jsoncodec.dumps(value))
+        return pack_json(jsoncodec.dumps(value))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

@@ -145,18 +145,15 @@ def _bound_rows(
 def _bind_processor(type_: Any, dialect: Any, copy: bool = False) -> Callable[[Any], Any] | None:
     """How SQLAlchemy binds a value of this column type (None: as it is); UTC timestamps on
     SQLite by ``sqlite_utc_text``, the same text made faster. ``copy``: for PostgreSQL's
-    binary COPY (``_copy``), JSON values as they are, but for the column's own
-    ``process_bind_param``. The copy's dumper for the column's type (json, jsonb)
-    serialises them with the engine's JSON serialiser, which SQLAlchemy sets on psycopg's
-    connections (an encoded payload, ``EncodedJSON``, is written as it is); SQLAlchemy's
-    processor would wrap each in ``psycopg.types.json.Json`` first, for the same text
-    through four Python calls instead of one (8 JSON values a notice)."""
+    binary COPY (``_copy``), JSON values as they are: the copy's dumper for the column's
+    type (jsonb) serialises them with the engine's JSON serialiser, which SQLAlchemy sets
+    on psycopg's connections; SQLAlchemy's processor would wrap each in
+    ``psycopg.types.json.Json`` first, for the same text through four Python calls instead
+    of one (an opportunity's 8 JSON lists). (A notice's payload is no JSON column there: it
+    is bound by ``types.PayloadJSON``, packed already.)"""
     if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
         return sqlite_utc_text
     if copy and _is_json(type_, dialect):
-        if isinstance(type_, TypeDecorator) and type_._has_bind_processor:
-            before = type_.process_bind_param
-            return lambda value: before(value, dialect)
         return None
     proc: Callable[[Any], Any] | None = type_._cached_bind_processor(dialect)
     return proc
