@@ -54,17 +54,33 @@ def dumps(value: Any, sort_keys: bool = False) -> str:
         opts = orjson.OPT_SORT_KEYS if sort_keys else 0
         return orjson.dumps(value, option=opts, default=_default).decode()
     except TypeError:  # integers beyond 64 bits, keys that are not strings...
-        kw: dict[str, Any] = {
-            "sort_keys": sort_keys,
-            "default": str,
-            "ensure_ascii": False,
-            "separators": (",", ":"),
-            "allow_nan": False,
-        }
-        try:
-            return json.dumps(value, **kw)
-        except ValueError:
-            return json.dumps(_finite(value), **kw)
+        return _dumps_std(value, sort_keys)
+
+
+def dumps_bytes(value: Any, sort_keys: bool = False) -> bytes:
+    """``dumps`` encoded as UTF-8: orjson's own bytes, not text made of them and encoded
+    again (7 kB payloads: 22 -> 15 us). Raises UnicodeEncodeError for text that is not
+    Unicode (lone surrogates), which ``dumps`` writes as they are."""
+    try:
+        opts = orjson.OPT_SORT_KEYS if sort_keys else 0
+        return orjson.dumps(value, option=opts, default=_default)
+    except TypeError:
+        return _dumps_std(value, sort_keys).encode("utf-8")
+
+
+def _dumps_std(value: Any, sort_keys: bool) -> str:
+    """``dumps`` by the standard library: what orjson refuses."""
+    kw: dict[str, Any] = {
+        "sort_keys": sort_keys,
+        "default": str,
+        "ensure_ascii": False,
+        "separators": (",", ":"),
+        "allow_nan": False,
+    }
+    try:
+        return json.dumps(value, **kw)
+    except ValueError:
+        return json.dumps(_finite(value), **kw)
 
 
 def loads(text: str | bytes) -> Any:

@@ -43,7 +43,13 @@ fuzzy matches in order of score, and never merges two groups holding a hard conf
 
 from __future__ import annotations
 
-from models.dedupe.blocking import BLOCK_CAP, blocking_keys, candidate_pairs, listing_keys
+from models.dedupe.blocking import (
+    BLOCK_CAP,
+    blocking_keys,
+    candidate_pairs,
+    listing_key_sets,
+    listing_keys,
+)
 from models.dedupe.cluster import cluster
 from models.dedupe.compare import (
     DEADLINE_APART_DAYS,
@@ -65,5 +71,6 @@ __all__ = [
     "BLOCK_CAP", "DEADLINE_APART_DAYS", "DEADLINE_MOVED_DAYS", "MIN_TITLE",
     "PUBLISHED_APART_DAYS", "SAME_SCORE", "WEIGHTS", "Features", "SameProcurement",
     "TitleParts", "blocking_keys", "buyer_tokens", "candidate_pairs", "cluster", "conflicts",
-    "exact_key", "features", "has_conflict", "listing_keys", "same_procurement", "title_parts",
+    "exact_key", "features", "has_conflict", "listing_key_sets", "listing_keys",
+    "same_procurement", "title_parts",
 ]  # fmt: skip

@@ -71,29 +71,51 @@ def listing_keys(
     probing): records first published ten months or more apart are different procurements
     unless their deadlines agree, which the day keys find; without the year, a framework's
     reference would make every call-off of ten years a candidate of every other."""
-    keys = {f"i:{i}" for i in f.ids}
+    stored, probes = listing_key_sets(f, rare_title_words)
+    return probes if spread else stored
+
+
+@lru_cache(maxsize=1 << 12)
+def _tail_sets(closing: date | None, published: date | None) -> tuple[tuple[str, ...], ...]:
+    """The stored tails of a record (``_tails(..., False)``) and the probe tails that are
+    not among them: the probe tails are the stored ones and their neighbours."""
+    stored = _tails(closing, published, False)
+    return stored, tuple(t for t in _tails(closing, published, True) if t not in stored)
+
+
+def listing_key_sets(
+    f: Features, rare_title_words: Sequence[str] = ()
+) -> tuple[set[str], set[str]]:
+    """``listing_keys`` to store and to probe with, made together: the keys stored are
+    some of the keys probed (the same words and ids, with the day, week and year
+    themselves), so each is made once (a row's keys were a tenth of its parsing)."""
+    stored = {f"i:{i}" for i in f.ids}
     published = None if f.published is None else f.published.astimezone(UK)
     if published is None:
-        keys.update([f"r:{r}" for r in f.title.refs])
+        stored.update([f"r:{r}" for r in f.title.refs])
+        probes = set(stored)
     else:
         year = published.year
-        years = (year - 1, year, year + 1) if spread else (year,)
-        keys.update([f"r:{r}|y:{y}" for r in f.title.refs for y in years])
-    tails = _tails(
+        stored.update([f"r:{r}|y:{year}" for r in f.title.refs])
+        probes = stored.union([f"r:{r}|y:{y}" for r in f.title.refs for y in (year - 1, year + 1)])
+    tails, more = _tail_sets(
         None if f.deadline is None else f.deadline.astimezone(UK).date(),
         None if published is None else published.date(),
-        spread,
     )
     # Each buyer token and rare word with each day and week.
-    buyer = [f"b:{t}" for t in f.buyer]
+    heads = [f"b:{t}" for t in f.buyer]
     if f.buyer_id:
-        buyer.append(f"bid:{f.buyer_id}")
+        heads.append(f"bid:{f.buyer_id}")
     if tails:
-        keys.update([b + tail for b in buyer for tail in tails])
-        keys.update([f"t:{word}{tail}" for word in rare_title_words for tail in tails])
+        heads.extend([f"t:{word}" for word in rare_title_words])
+        mine = [h + tail for h in heads for tail in tails]
+        stored.update(mine)
+        probes.update(mine)
+        probes.update([h + tail for h in heads for tail in more])
     else:
-        keys.update(buyer)
-    return keys
+        stored.update(heads)
+        probes.update(heads)
+    return stored, probes
 
 
 def candidate_pairs(feats: Sequence[Features]) -> set[tuple[int, int]]:

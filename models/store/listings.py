@@ -133,9 +133,11 @@ def linkage(row: Mapping[str, Any]) -> Linkage:
     """The features and keys of one opportunity row (as ``link_listings`` takes rows)."""
     f = dedupe.features(row)
     rare = _rare_words(f)
-    stored = {k[:KEY_CHARS] for k in dedupe.listing_keys(f, rare, spread=False)}
-    stored.update(k[:KEY_CHARS] for k in _carried_keys(f))
-    probes = {k[:KEY_CHARS] for k in dedupe.listing_keys(f, rare, spread=True)}
+    stored, probes = dedupe.listing_key_sets(f, rare)
+    stored.update(_carried_keys(f))
+    if any(len(k) > KEY_CHARS for k in probes) or any(len(k) > KEY_CHARS for k in stored):
+        stored = {k[:KEY_CHARS] for k in stored}
+        probes = {k[:KEY_CHARS] for k in probes}
     return f, stored, probes
 
 

@@ -201,7 +201,7 @@ _TEXT_LIMITS = {
 }  # fmt: skip
 _URL_LIMIT = 2048
 # A NUL character written as JSON (an even number of backslashes before "u0000").
-_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, dict[str, Any]]:
@@ -218,12 +218,11 @@ def prepare_record(rec: dict[str, Any], now: datetime) -> tuple[NoticeFields, di
     if not isinstance(fmt, str):
         raise NormaliseError(f"record format is a {type(fmt).__name__}, not a name")
     payload = rec.get("payload")
-    blob = jsoncodec.dumps(payload, sort_keys=True)
     try:
-        encoded = blob.encode("utf-8")
+        encoded = jsoncodec.dumps_bytes(payload, sort_keys=True)
     except UnicodeEncodeError:  # lone surrogates ("\ud800" in the JSON): not text
         raise NormaliseError("the record's text is not valid Unicode (lone surrogates)") from None
-    if "\\u0000" in blob and _JSON_NUL.search(blob):  # the regex alone: 0.5 ms a record
+    if b"\\u0000" in encoded and _JSON_NUL.search(encoded):  # the regex alone: 0.5 ms a record
         # PostgreSQL cannot keep U+0000 in text or JSON: refused here, on every database.
         raise NormaliseError("the record contains a NUL character (U+0000)")
     fields = normalise(fmt, source, payload)
