@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 import spiders.files as files
@@ -386,3 +387,93 @@ def test_the_writer_parses_batches_itself_while_the_worker_is_behind(
     assert stealing[0]["inserted"] == len(lines) - 1 and stealing[0]["rejected"] == 1
     assert len(stealing[1]) > 150 and len(stealing[4]) == 1
     assert stealing[:5] == worker_only[:5]
+
+
+# opportunity.search_vector's expression (migrations 0010 and 0015), as the test reads it
+_VECTOR = (
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(buyer_name, '')), 'B') || "
+    "setweight(to_tsvector('english', coalesce(description, '')), 'C')"
+)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_search_vectors_given_by_the_workers_are_postgresqls_own(
+    engine, tmp_path, monkeypatch
+) -> None:
+    """PostgreSQL: the parsing workers ask the server for the search vectors of the
+    opportunities they derive, and the writer gives them in its COPY (migration 0015). Every
+    row's vector is what the column's expression makes of its text: new rows from the
+    workers, rows the writer made itself (notices of an OCID across two batches), rows
+    changed by a later store (the trigger makes them again), rows the ORM writes. Real
+    releases of the captures, batches of 50."""
+    import orjson
+
+    import models.store.store as store
+    from bench.common import real_releases, scaled_records
+
+    records = list(scaled_records(len(real_releases())))
+    crawl = tmp_path / "crawl.jsonl"
+    crawl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    asked = [0]
+    real = store._add_search_vectors
+
+    def counted(derived: Any) -> None:
+        asked[0] += 1  # (in the worker processes: read back through the vectors given)
+        real(derived)
+
+    monkeypatch.setattr(store, "_add_search_vectors", counted)
+    monkeypatch.setattr(store, "STEAL_LINES", 0)  # every batch parsed in the worker
+    differ = text(
+        f"SELECT count(*) FROM opportunity WHERE search_vector IS DISTINCT FROM {_VECTOR}"
+    )
+    given = [0]
+    copy = store.insert_rows
+
+    def seen(session: Any, model: Any, rows: Any) -> None:
+        given[0] += sum(r.get("search_vector") is not None for r in rows)
+        copy(session, model, rows)
+
+    monkeypatch.setattr(store, "insert_rows", seen)
+    with Session(engine) as s:
+        r = store.store_jsonl(s, crawl, "find_a_tender", NOW, True, 50, workers=1)
+        n = s.exec(select(func.count()).select_from(Opportunity)).one()
+        assert r.opportunities_new == n > 150
+        assert given[0] > n * 3 // 4  # most vectors came from the workers
+        assert s.execute(differ).scalar_one() == 0
+        # a later store changes titles: the trigger makes their vectors again
+        for rec in records[::7]:
+            rec["payload"]["tender"] = {**(rec["payload"].get("tender") or {}), "title": "Zebra"}
+        crawl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+        again = store.store_jsonl(s, crawl, "find_a_tender", NOW, True, 50, workers=1)
+        assert again.opportunities_changed > 10
+        s.add(Opportunity(ocid="ocds-orm-1", title="Roofing works", description="Slate"))
+        s.commit()
+        assert s.execute(differ).scalar_one() == 0
+        found = text(
+            "SELECT count(*) FROM opportunity WHERE search_vector @@ to_tsquery('english', :q)"
+        )
+        assert s.execute(found, {"q": "zebra"}).scalar_one() == again.opportunities_changed
+        assert s.execute(found, {"q": "roof & slate"}).scalar_one() >= 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_search_vectors_are_left_to_the_trigger_when_the_workers_cannot_ask(
+    engine, tmp_path, monkeypatch
+) -> None:
+    """A worker that cannot reach the database for vectors says so once and goes on; the
+    trigger makes every vector, and nothing else changes."""
+    import orjson
+
+    import models.store.store as store
+    from bench.common import real_releases, scaled_records
+
+    records = list(scaled_records(len(real_releases()) // 4))
+    crawl = tmp_path / "crawl.jsonl"
+    crawl.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    monkeypatch.setattr(store, "_search_url", lambda s: "postgresql://nobody@127.0.0.1:1/none")
+    with Session(engine) as s:
+        r = store.store_jsonl(s, crawl, "find_a_tender", NOW, True, 50, workers=1)
+        assert r.inserted == len(records) and r.rejected == 0
+        differ = f"SELECT count(*) FROM opportunity WHERE search_vector IS DISTINCT FROM {_VECTOR}"
+        assert s.execute(text(differ)).scalar_one() == 0
