@@ -57,6 +57,11 @@ class TitleComparison:
     truncated: bool
 
 
+# Two titles of the same content words, in the same order: every word matched, none left
+# (a framework's call-offs, a notice published again).
+_SAME_TITLE = TitleComparison(1.0, (), (), False)
+
+
 def _head_match(short: Sequence[str], long_: Sequence[str]) -> bool:
     """The shorter title is the longer one's opening words, the last one possibly cut."""
     if not short or len(short) >= len(long_):
@@ -77,6 +82,8 @@ def compare_titles(a: TitleParts, b: TitleParts, ignore: Iterable[str] = ()) -> 
     # word (abbreviations allowed, the last word possibly cut), with some words to go on.
     if (len(short.tokens) >= 3 or len(short.every) >= 6) and _head_match(short.every, long_.every):
         return TitleComparison(0.9, (), (), True)
+    if a.tokens == b.tokens:  # what the rest makes of the same words, without the walk
+        return _SAME_TITLE
     matched, only_a, only_b = _soft_match(a.tokens, b.tokens)
     skip = list(ignore)
     only_a = [w for w in only_a if not any(_word_match(w, x) for x in skip)]

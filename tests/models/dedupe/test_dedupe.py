@@ -268,3 +268,32 @@ def test_the_quick_conflict_check_and_unexplained_decisions_agree(records, pairs
             assert quick.reasons == full.reasons
     # the pairs met every kind of conflict the check looks for
     assert {"awarded", "different", "deadlines", "published"} <= kinds, kinds
+
+
+def test_titles_of_the_same_words_compare_as_the_word_walk_does() -> None:
+    """``compare_titles`` takes titles of the same content words as wholly alike without
+    walking them word by word: what the walk gives (it is still taken for a title cut
+    short, and for titles of other words)."""
+    from models.dedupe.compare import _soft_match, compare_titles
+    from models.dedupe.text import title_parts
+
+    same = [
+        ("Supply of catering services", "Supply of Catering Services"),
+        ("Catering services - supply of", "Catering Services (Supply)"),
+        ("Roofing repairs at the depot", "Roofing repairs, depot"),
+    ]
+    for x, y in same:
+        a, b = title_parts(x), title_parts(y)
+        assert a.tokens == b.tokens and a.tokens
+        matched, only_a, only_b = _soft_match(a.tokens, b.tokens)
+        assert (matched, only_a, only_b) == (len(set(a.tokens)), [], [])
+        got = compare_titles(a, b)
+        assert (got.similarity, got.only_a, got.only_b, got.truncated) == (1.0, (), (), False)
+    # a title cut short is still one, and other words are still other words
+    cut = compare_titles(
+        title_parts("Provision of school catering services for the"),
+        title_parts("Provision of school catering services for the north area"),
+    )
+    assert cut.truncated and cut.similarity == 0.9
+    other = compare_titles(title_parts("Catering services"), title_parts("Cleaning services"))
+    assert other.similarity < 1 and other.only_a and other.only_b
