@@ -297,3 +297,46 @@ def test_titles_of_the_same_words_compare_as_the_word_walk_does() -> None:
     assert cut.truncated and cut.similarity == 0.9
     other = compare_titles(title_parts("Catering services"), title_parts("Cleaning services"))
     assert other.similarity < 1 and other.only_a and other.only_b
+
+
+def test_listing_keys_store_the_day_and_week_and_probe_their_neighbours() -> None:
+    """The blocking keys a stored opportunity is filed under, and those a new one looks
+    with: each buyer token and id and each rare title word with the closing day (UK) and
+    the publication week, a title's reference with the year of publication, published
+    identifiers as they are; a probe also takes the day, week and year either side. With
+    no date at all, only identifiers, references and the buyer are keys."""
+    from datetime import UTC, datetime
+
+    from models.dedupe import features, listing_key_sets, listing_keys
+
+    row = {
+        "ocid": "ocds-b5fd17-1",
+        "source_id": "FTS-012345",
+        "title": "Roofing repairs framework ref ABC123 lot 2",
+        "buyer_name": "Kent County Council",
+        "buyer_id": "GB-123456",
+        "deadline": datetime(2026, 3, 14, 23, 30, tzinfo=UTC),  # 14 March in London (GMT)
+        "published_at": datetime(2026, 1, 5, 9, 0, tzinfo=UTC),  # ISO week 2
+    }
+    f = features(row)
+    stored, probes = listing_key_sets(f, ["roofing"])
+    heads = ["b:kent", "bid:gb-123456", "t:roofing"]
+    assert stored == {
+        "i:fts-012345", "r:abc123|y:2026",
+        *(h + t for h in heads for t in ("|d:2026-03-14", "|w:2026-W02")),
+    }  # fmt: skip
+    assert probes - stored == {
+        "r:abc123|y:2025", "r:abc123|y:2027",
+        *(
+            h + t
+            for h in heads
+            for t in ("|d:2026-03-13", "|d:2026-03-15", "|w:2026-W01", "|w:2026-W03")
+        ),
+    }  # fmt: skip
+    assert listing_keys(f, ["roofing"], spread=False) == stored
+    assert listing_keys(f, ["roofing"], spread=True) == probes
+    undated = features({**row, "deadline": None, "published_at": None})
+    assert (
+        listing_key_sets(undated, ["roofing"])
+        == ({"i:fts-012345", "r:abc123", "b:kent", "bid:gb-123456"},) * 2
+    )
