@@ -19,6 +19,15 @@ MERGED_FIELDS = [
 ]  # fmt: skip
 
 
+_FAR_PAST = datetime.min.replace(tzinfo=UTC)
+
+
+def notice_order(n: NoticeFields) -> tuple[datetime, str]:
+    """The order of one procurement's notices, oldest first: by publication, then record
+    id. What is newest is decided by it, never by the order notices were read in."""
+    return (n.published_at or _FAR_PAST, n.source_id)
+
+
 def merge_notices(notices: list[NoticeFields]) -> dict[str, Any]:
     """The opportunity as its notices describe it: the newest notice that states a field wins.
 
@@ -27,8 +36,7 @@ def merge_notices(notices: list[NoticeFields]) -> dict[str, Any]:
     """
     if not notices:
         raise ValueError("merge_notices needs at least one notice")
-    far_past = datetime.min.replace(tzinfo=UTC)
-    ordered = sorted(notices, key=lambda n: (n.published_at or far_past, n.source_id))
+    ordered = sorted(notices, key=notice_order)
     merged: dict[str, Any] = {"ocid": ordered[0].ocid}
     for n in ordered:
         for f in MERGED_FIELDS:

@@ -36,7 +36,7 @@ from models.formats.fields import NormaliseError, NoticeFields
 from models.store.db import background_checkpoints
 from models.store.events import diff_events
 from models.store.listings import Linkage, link_listings, linkage
-from models.store.merge import content_hash, merge_notices
+from models.store.merge import content_hash, merge_notices, notice_order
 from models.store.sectors import SectorModel, active_model
 from models.store.tables import IngestError, Notice, Opportunity, OpportunityEvent
 from models.store.types import pack_json
@@ -298,8 +298,9 @@ def store_records(
     then the opportunities they describe, with their events and links. ``commit_batches``
     commits each batch (a kill loses at most the batch in hand; storing the same records
     again skips the stored ones, so a re-run resumes); otherwise the caller commits. A
-    procurement whose releases fall in two batches gets a new version in the second, as
-    if they had come in two imports."""
+    procurement whose releases fall in two batches is still new after the second, as in
+    one transaction: its opportunity keeps its version and its one "new" event (a re-run
+    after a kill is another store: there the second batch's releases change it)."""
     now = now or datetime.now(UTC)
     result = StoreResult()
     with _bulk_gc(), _checkpoints(session, commit_batches) as committed:
@@ -749,8 +750,11 @@ def _listing_extras(notices: list[NoticeFields]) -> dict[str, Any]:
 
 
 def _tender_reference(notices: list[NoticeFields]) -> str | None:
-    """The buyer's own reference of an opportunity: its newest notice's that gives one."""
-    return next((n.tender_reference for n in reversed(notices) if n.tender_reference), None)
+    """The buyer's own reference of an opportunity: its newest notice's that gives one
+    (newest as ``merge_notices`` reads them: not the order they were read in, where a
+    notice stored earlier came after the batch's own, so an update took an old one's)."""
+    given = sorted((n for n in notices if n.tender_reference), key=notice_order)
+    return given[-1].tender_reference if given else None
 
 
 def _stored_hashes(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -843,6 +847,8 @@ def _rebuild_opportunities(
     events: list[dict[str, Any]] = []
     model = sector_model()  # sectors from text for notices without CPV, if trained
     taken: dict[str, Derived] = {}  # what the batch's notices said, where they are all
+    made_here: set[int] | None = None  # opportunities this store inserted (asked if needed)
+    changed = 0
     for ocid, notices in by_ocid.items():
         if not notices:
             continue
@@ -861,7 +867,13 @@ def _rebuild_opportunities(
                 row["search_vector"] = SearchVector(search)
             inserts.append(row)
         elif old["content_hash"] != digest:
-            version = old["version"] + 1
+            if made_here is None:
+                made_here = set(result.new_opportunity_ids)
+            # Made by an earlier batch of this store (its notices fell in two batches): it
+            # is still new, as one transaction would have made it: the same version, its
+            # "new" event, no change events.
+            again = old["id"] in made_here
+            version = old["version"] if again else old["version"] + 1
             updates.append(
                 {
                     **merged,
@@ -871,6 +883,9 @@ def _rebuild_opportunities(
                     "updated_at": now,
                 }
             )
+            if again:
+                continue
+            changed += 1
             events.extend(
                 {
                     "opportunity_id": old["id"],
@@ -916,7 +931,7 @@ def _rebuild_opportunities(
             Opportunity,
             [{"id": u["b_id"], **{k: v for k, v in u.items() if k != "b_id"}} for u in updates],
         )
-        result.opportunities_changed += len(updates)
+        result.opportunities_changed += changed
     if events:
         insert_rows(session, OpportunityEvent, events)
         result.events += len(events)
@@ -924,7 +939,6 @@ def _rebuild_opportunities(
     for row in linkable:
         notices = by_ocid[row["ocid"]]
         d = taken.get(row["ocid"])
-        # (the buyer's reference is the newest notice's: the order read here decides)
         if d is not None and d.tender_reference == _tender_reference(notices):
             known[row["id"]] = d.linkage
         else:  # linking works out this row's linkage from it
