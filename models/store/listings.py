@@ -34,7 +34,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -97,6 +97,9 @@ def _remember(key: tuple[str, int], digest: str | None, f: dedupe.Features) -> N
 @dataclass
 class LinkResult:
     linked: int = 0  # rows that are (still or now) another listing of an earlier one
+    # New rows not written yet (``link_listings``' ``new_ids``): the link of each that has
+    # one, for the caller to insert with the row (canonical id, reasons)
+    links: dict[int, tuple[int, list[str]]] = field(default_factory=dict)
 
 
 def _chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -151,8 +154,10 @@ def link_listings(
     earlier opportunity that is the same procurement. ``rows`` are opportunity column dicts
     with ``id``, optionally with ``references`` (the source ids of their notices),
     ``tender_reference`` and ``suppliers`` (of their notices: ``CARRIED``). ``known``: the
-    ``linkage`` of rows by id, where it was worked out already; ``new_ids``: rows inserted
-    in this transaction (no keys or links of theirs to clear)."""
+    ``linkage`` of rows by id, where it was worked out already; ``new_ids``: rows new in
+    this transaction, not written yet (no keys or links of theirs to clear; nothing reads
+    them from the database): their links are returned (``LinkResult.links``) to be
+    inserted with them, not written by an UPDATE after the insert."""
     result = LinkResult()
     if not rows:
         return result
@@ -286,7 +291,11 @@ def link_listings(
         if c == before.get(o):
             continue
         why = reasons.get(o) or ([f"same procurement as {_ocid_of(feats, c)}"] if c else [])
-        writes.append({"id": o, "canonical_id": c, "duplicate_reasons": why})
+        if o in new_ids:
+            assert c is not None  # (a new row's link before: none)
+            result.links[o] = (c, why)
+        else:
+            writes.append({"id": o, "canonical_id": c, "duplicate_reasons": why})
     update_rows(session, Opportunity, writes)
     result.linked = sum(1 for o in batch_ids if canon[o] is not None)
     return result

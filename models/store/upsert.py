@@ -251,6 +251,28 @@ def _copy(conn: Any, table: Any, columns: Sequence[str], rows: Iterable[Sequence
         cursor.close()
 
 
+def next_ids(session: Session, model: type[SQLModel], n: int) -> list[int]:
+    """The ids the next ``n`` rows inserted into this table without one would get, in order,
+    taken now (rows then inserted with them, by ``insert_rows``). PostgreSQL: from the
+    id's sequence (no other writer gets them). SQLite: after the largest id, as SQLite
+    gives a rowid (no AUTOINCREMENT on these tables), in a transaction that has written
+    already, so no other writer can insert before it commits."""
+    if n <= 0:
+        return []
+    table = model.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        got = conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": n},
+        ).scalars()
+        return sorted(got)
+    if table.dialect_options["sqlite"].get("autoincrement"):
+        raise ValueError(f"next_ids: {table.name} is AUTOINCREMENT on SQLite")
+    top = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table.name}")).scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + n))
+
+
 def update_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
     """``UPDATE table SET column = value, ... WHERE id = value`` for each row (dicts of one
     shape holding ``id``), the values bound by their column types as ``insert_rows`` binds

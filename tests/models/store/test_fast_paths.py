@@ -18,7 +18,13 @@ from sqlmodel import Session, select
 from models.store.db import alembic_config, make_engine
 from models.store.tables import Notice, Opportunity, OpportunityBlock
 from models.store.types import LZ4_MAGIC
-from models.store.upsert import insert_plain_rows, insert_rows, select_in, select_plain_in
+from models.store.upsert import (
+    insert_plain_rows,
+    insert_rows,
+    next_ids,
+    select_in,
+    select_plain_in,
+)
 
 
 def _opportunities(s: Session, n: int) -> list[int]:
@@ -48,6 +54,23 @@ def test_select_plain_in_returns_each_matching_row_once(engine) -> None:
         got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", [odd, "k:1"])
         assert sorted(got) == sorted([(odd, ids[1]), *(r for r in want if r[0] == "k:1")])
         assert select_plain_in(s, OpportunityBlock, ("key",), "key", ["k:"]) == []
+
+
+def test_next_ids_are_the_ids_inserts_would_get(engine) -> None:
+    """``next_ids``: the ids the next rows inserted without one would get, in order; rows
+    inserted with them, the next row without one comes after them (the store links new
+    opportunities before it inserts them, with these ids)."""
+    with Session(engine) as s:
+        first = _opportunities(s, 3)
+        taken = next_ids(s, Opportunity, 4)
+        assert taken == list(range(max(first) + 1, max(first) + 5))
+        assert next_ids(s, Opportunity, 0) == []
+        s.add_all(Opportunity(id=i, ocid=f"ocds-taken-{i}", title="t") for i in taken)
+        s.flush()
+        after = Opportunity(ocid="ocds-after", title="t")
+        s.add(after)
+        s.flush()
+        assert after.id == max(taken) + 1
 
 
 def test_select_in_returns_the_rows_of_a_plain_in_typed(engine) -> None:
