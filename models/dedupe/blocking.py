@@ -39,11 +39,9 @@ def _week_keys(day: date | None) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=1 << 12)
 def _tails(closing: date | None, published: date | None, spread: bool) -> tuple[str, ...]:
     """The day and week parts of the keys ("|d:2026-03-14", "|w:2026-W11") of a record
-    closing and published on these UK days. Cached: a day's notices share them (the key
-    is two days and a flag)."""
+    closing and published on these UK days (cached by ``_tail_sets``)."""
     weeks = _week_keys(published)
     if spread:
         days = _day_keys(closing, 1)
@@ -78,7 +76,8 @@ def listing_keys(
 @lru_cache(maxsize=1 << 12)
 def _tail_sets(closing: date | None, published: date | None) -> tuple[tuple[str, ...], ...]:
     """The stored tails of a record (``_tails(..., False)``) and the probe tails that are
-    not among them: the probe tails are the stored ones and their neighbours."""
+    not among them: the probe tails are the stored ones and their neighbours. Cached: a
+    day's notices share them (the key is two days)."""
     stored = _tails(closing, published, False)
     return stored, tuple(t for t in _tails(closing, published, True) if t not in stored)
 

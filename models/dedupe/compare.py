@@ -187,6 +187,9 @@ def _different_suppliers(a: Features, b: Features) -> bool:
     )
 
 
+_KINDS = ("lot", "package", "phase", "part", "calloff")  # title marks whose numbers must agree
+
+
 def conflicts(a: Any, b: Any) -> list[str]:
     """Hard reasons two records are different procurements (empty: none found). A check
     added or changed here goes into ``has_conflict`` too."""
@@ -208,7 +211,7 @@ def conflicts(a: Any, b: Any) -> list[str]:
         out.append(f"different buyer references ({fa.tender_ref} / {fb.tender_ref})")
     ta, tb = fa.title, fb.title
     # Numbers of a kind differ only where both titles have marks (most have none).
-    for kind in ("lot", "package", "phase", "part", "calloff") if ta.marks and tb.marks else ():
+    for kind in _KINDS if ta.marks and tb.marks else ():
         ia = {i for k, i in ta.marks if k == kind}
         ib = {i for k, i in tb.marks if k == kind}
         if ia and ib and ia != ib:
@@ -232,9 +235,6 @@ def conflicts(a: Any, b: Any) -> list[str]:
         if days >= PUBLISHED_APART_DAYS and not (close is not None and close >= 0.5):
             out.append(f"published {days} days apart")
     return out
-
-
-_KINDS = ("lot", "package", "phase", "part", "calloff")
 
 
 def has_conflict(fa: Features, fb: Features) -> bool:

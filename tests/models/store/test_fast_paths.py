@@ -4,6 +4,8 @@ rows as the plain query, and the storage settings of migrations 0012, 0013 and 0
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -25,6 +27,18 @@ from models.store.upsert import (
     select_in,
     select_plain_in,
 )
+
+
+@contextmanager
+def _session(db_url: str) -> Iterator[Session]:
+    """A session on an engine of its own, disposed after: the migration tests change the
+    schema between steps."""
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as s:
+            yield s
+    finally:
+        engine.dispose()
 
 
 def _opportunities(s: Session, n: int) -> list[int]:
@@ -141,17 +155,14 @@ def test_0014_down_and_up_keeps_payloads(db_url: str) -> None:
     """Down to 0013 (json payloads on PostgreSQL: the packed frames unpacked) and up again
     (the text kept as its bytes): every payload reads back the same, packed or not."""
     cfg = alembic_config(db_url)
-    engine = make_engine(db_url)
     first = {"id": "r1", "tender": {"title": "Caf\u00e9 \u2013 roofing " * 50}}
     second = {"id": "r2", "n": [1, 2.5, None]}
-    with Session(engine) as s:
+    with _session(db_url) as s:
         s.add(Notice(source="s", source_id="r1", ocid="o1", content_hash="h", payload=first))
         s.commit()
-    engine.dispose()
     command.downgrade(cfg, "0013")
-    engine = make_engine(db_url)
-    with Session(engine) as s:
-        if engine.dialect.name == "postgresql":
+    with _session(db_url) as s:
+        if s.get_bind().dialect.name == "postgresql":
             kind = s.execute(text("SELECT pg_typeof(payload)::text FROM notice")).scalar_one()
             assert kind == "json"
             # json text, as 0013 kept it (a row the store of that time wrote)
@@ -161,17 +172,14 @@ def test_0014_down_and_up_keeps_payloads(db_url: str) -> None:
         else:
             s.add(Notice(source="s", source_id="r2", ocid="o2", content_hash="h", payload=second))
         s.commit()
-    engine.dispose()
     command.upgrade(cfg, "head")
-    engine = make_engine(db_url)
-    with Session(engine) as s:
+    with _session(db_url) as s:
         got = s.exec(select(Notice.payload).order_by(Notice.source_id)).all()
         assert got == [first, second]
         s.add(Notice(source="s", source_id="r3", ocid="o3", content_hash="h", payload=first))
         s.commit()
         raw = s.execute(text("SELECT payload FROM notice WHERE source_id = 'r3'")).scalar_one()
         assert bytes(raw[:4]) == LZ4_MAGIC
-    engine.dispose()
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -190,13 +198,10 @@ def test_0015_down_and_up_keeps_the_search_vectors(db_url: str) -> None:
     )
 
     def step(ocid: str) -> tuple[str, list[str]]:
-        engine = make_engine(db_url)
-        with Session(engine) as s:
+        with _session(db_url) as s:
             s.add(Opportunity(ocid=ocid, title="Roofing repairs", buyer_name="Kent"))
             s.commit()
-            got = (s.execute(generated).scalar_one(), list(s.execute(found).scalars()))
-        engine.dispose()
-        return got
+            return s.execute(generated).scalar_one(), list(s.execute(found).scalars())
 
     assert step("o1") == ("", ["o1"])
     command.downgrade(cfg, "0014")
@@ -211,11 +216,10 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
     opportunity not (yet) stored is no longer refused."""
     cfg = alembic_config(db_url)
     command.downgrade(cfg, "0012")
-    engine = make_engine(db_url)
     payload = {"id": "r1", "tender": {"title": "Café \u2013 roofing", "value": {"amount": 1.5}}}
-    with Session(engine) as s:
+    with _session(db_url) as s:
         (oid,) = _opportunities(s, 1)
-        if engine.dialect.name == "postgresql":  # JSONB then: as the store of 0012 wrote it
+        if s.get_bind().dialect.name == "postgresql":  # JSONB then: as the store of 0012 wrote it
             _raw_notice(s, "r1", "o", payload, "jsonb")
         else:
             s.add(Notice(source="s", source_id="r1", ocid="o", content_hash="h", payload=payload))
@@ -225,17 +229,14 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
         with pytest.raises((IntegrityError, psycopg.IntegrityError, sqlite3.IntegrityError)):
             insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid + 9)])
         s.rollback()
-    engine.dispose()
     command.upgrade(cfg, "head")
-    engine = make_engine(db_url)
-    with Session(engine) as s:
+    with _session(db_url) as s:
         assert s.exec(select(Notice.payload)).one() == payload
         assert s.exec(select(OpportunityBlock.key, OpportunityBlock.opportunity_id)).all() == [
             ("k", oid)
         ]
         insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid + 9)])
         s.commit()
-    engine.dispose()
 
 
 def test_insert_rows_stores_what_sqlalchemys_insert_stores(engine) -> None:

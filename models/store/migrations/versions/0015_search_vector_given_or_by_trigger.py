@@ -12,9 +12,10 @@ waited for it. It is now a plain column kept by a trigger, with the same express
 INSERT the trigger makes the vector where none is given; on UPDATE it makes it again when
 the title, buyer or description changed. The store's parsing workers ask PostgreSQL for the
 vectors of the opportunities they derive (the same expression, on a connection of their
-own, while the writer stores earlier batches), and the writer gives them in the COPY: the
-COPY of 18,764 real opportunities took 0.12 ms a row of the server's time with the
-generated column, 0.02 with the vectors given (and the trigger's check).
+own, while the writer stores earlier batches), and the writer gives them in the COPY. The
+title, buyer and description of 18,764 real opportunities copied into a test table took
+0.12 ms a row of the server's time with the generated column, 0.02 with the vectors given
+(and the trigger's check).
 
 Every other writer (the ORM, updates, ``rebuild_all``) gives no vector, and the trigger
 makes it as the generated column did. Existing vectors are kept as they are
