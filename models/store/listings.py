@@ -8,11 +8,12 @@ canonical row's listings are itself and the rows that point at it.
 
 Candidates come from SQL, not from a scan: every opportunity writes its blocking keys to
 ``opportunityblock`` (buyer word x closing day, buyer word x publication week, rare title
-word x day/week, published identifiers, references in the title: ``models.dedupe``), stored
-exactly and probed with the spread (closing day +-1, publication week +-1), so two rows
-meet when their keys are near. Beside them, never probed, each row keeps what its notices say
-and an opportunity row does not hold (``CARRIED``: the buyer's reference, the awarded
-suppliers), so a stored row read back is compared with them. A key shared by more than
+word x day/week, published identifiers, references in the title: ``models.dedupe``; each
+as its 64-bit hash, ``key_hash``), stored exactly and probed with the spread (closing day
++-1, publication week +-1), so two rows meet when their keys are near. Beside them, in
+``opportunityref``, each row keeps what its notices say and an opportunity row does not
+hold (the identifiers they publish, the buyer's reference, the awarded suppliers), so a
+stored row read back is compared with them. A key shared by more than
 ``dedupe.BLOCK_CAP`` rows says nothing and is ignored; one shared by more than ``KEY_CAP``
 gives each row only the ``KEY_CAP`` rows stored nearest to it. The decision is
 ``dedupe.same_procurement``; a row joins a group only if it has no hard conflict (another
@@ -31,6 +32,7 @@ that count, and a later listing never alerts again.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -39,11 +41,12 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+import xxhash
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from models import dedupe
-from models.store.tables import Opportunity, OpportunityBlock
+from models.store.tables import Opportunity, OpportunityBlock, OpportunityRef
 from models.store.upsert import insert_plain_rows, select_plain_in, update_rows
 
 IN_CHUNK = 5000  # bound parameters per IN (...) list (SQLite allows 32766)
@@ -112,36 +115,51 @@ def _rare_words(f: dedupe.Features) -> list[str]:
     return sorted(set(f.title.tokens), key=lambda w: (-len(w), w))[:2]
 
 
-# What an opportunity row does not hold but the comparison needs, kept with its blocking keys
-# (written, never probed): the buyer's reference and the awarded suppliers of its notices.
-CARRIED = {"tref:": "tender_reference", "sup:": "suppliers"}
+# What an opportunity row does not hold but the comparison needs, kept beside its blocking
+# keys as text (``opportunityref``): the identifiers its notices publish ("i:", probed as
+# blocking keys too), the buyer's reference ("tref:") and the awarded suppliers ("sup:").
+REF_CHARS = 160  # the length of opportunityref.value
 
 
-def _carried_keys(f: dedupe.Features) -> set[str]:
-    keys = {f"sup:{s}" for s in f.suppliers}
+def _carried_values(f: dedupe.Features) -> set[str]:
+    values = {f"i:{i}" for i in f.ids}
+    values.update([f"sup:{s}" for s in f.suppliers])
     if f.tender_ref:
-        keys.add(f"tref:{f.tender_ref}")
-    return keys
+        values.add(f"tref:{f.tender_ref}")
+    if any(len(v) > REF_CHARS for v in values):
+        values = {v[:REF_CHARS] for v in values}
+    return values
 
 
-KEY_CHARS = 160  # the length of opportunityblock.key
+_HALF = 1 << 63
 
-# A row as linking reads it: its dedupe features, the keys it is stored under (blocking
-# keys and what it carries) and the keys it probes with. Pure: worked out where the
-# notices are parsed when it can be (models.store.store.Derived).
-Linkage = tuple[dedupe.Features, Collection[str], Collection[str]]
+
+def key_hash(key: str) -> int:
+    """A blocking key as the store keeps and probes it (``opportunityblock.key``): the xxh3
+    64-bit hash of its UTF-8, as a signed integer (both databases' 64-bit integer). Keys
+    are only ever compared for equality; two keys with one hash (about one pair in 2^64)
+    would make their rows candidates, which the comparison then judges."""
+    return xxhash.xxh3_64_intdigest(key.encode()) - _HALF
+
+
+def key_hashes(keys: Iterable[str]) -> array[int]:
+    """``key_hash`` of each key, packed (an array pickles as its bytes: the parsing workers
+    send a batch's 40,000-odd keys to the writer)."""
+    digest = xxhash.xxh3_64_intdigest
+    return array("q", [digest(k.encode()) - _HALF for k in keys])
+
+
+# A row as linking reads it: its dedupe features, the keys it is stored under and the keys
+# it probes with (``key_hash``es). Pure: worked out where the notices are parsed when it
+# can be (models.store.store.Derived).
+Linkage = tuple[dedupe.Features, Collection[int], Collection[int]]
 
 
 def linkage(row: Mapping[str, Any]) -> Linkage:
     """The features and keys of one opportunity row (as ``link_listings`` takes rows)."""
     f = dedupe.features(row)
-    rare = _rare_words(f)
-    stored, probes = dedupe.listing_key_sets(f, rare)
-    stored.update(_carried_keys(f))
-    if any(len(k) > KEY_CHARS for k in probes) or any(len(k) > KEY_CHARS for k in stored):
-        stored = {k[:KEY_CHARS] for k in stored}
-        probes = {k[:KEY_CHARS] for k in probes}
-    return f, stored, probes
+    stored, probes = dedupe.listing_key_sets(f, _rare_words(f))
+    return f, key_hashes(stored), key_hashes(probes)
 
 
 def link_listings(
@@ -153,7 +171,7 @@ def link_listings(
     """Write the blocking keys of these (new or changed) opportunities and link each to an
     earlier opportunity that is the same procurement. ``rows`` are opportunity column dicts
     with ``id``, optionally with ``references`` (the source ids of their notices),
-    ``tender_reference`` and ``suppliers`` (of their notices: ``CARRIED``). ``known``: the
+    ``tender_reference`` and ``suppliers`` (of their notices: ``opportunityref``). ``known``: the
     ``linkage`` of rows by id, where it was worked out already; ``new_ids``: rows new in
     this transaction, not written yet (no keys or links of theirs to clear; nothing reads
     them from the database): their links are returned (``LinkResult.links``) to be
@@ -164,11 +182,13 @@ def link_listings(
     db = _db(session)
     table = Opportunity.__table__  # type: ignore[attr-defined]
     blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
+    refs = OpportunityRef.__table__  # type: ignore[attr-defined]
     batch_ids = sorted(int(r["id"]) for r in rows)
     feats: dict[int, dedupe.Features] = {}
     # (key, row) to write: a list, as rows differ and a row's keys are a set
-    stored: list[tuple[str, int]] = []
-    probes: dict[int, Collection[str]] = {}
+    stored: list[tuple[int, int]] = []
+    carried: list[tuple[int, str]] = []  # (row, value) of opportunityref
+    probes: dict[int, Collection[int]] = {}
     for r in rows:
         oid = int(r["id"])
         got = known.get(oid) if known else None
@@ -176,10 +196,12 @@ def link_listings(
         feats[oid] = f
         _remember((db, oid), r.get("content_hash"), f)
         stored.extend(zip(keys, repeat(oid)))
+        carried.extend(zip(repeat(oid), _carried_values(f)))
         probes[oid] = probe
     # A changed row is judged afresh: its old keys and its old link go.
     for part in _chunks([i for i in batch_ids if i not in new_ids]):
         session.execute(delete(blocks).where(blocks.c.opportunity_id.in_(part)))
+        session.execute(delete(refs).where(refs.c.opportunity_id.in_(part)))
         session.execute(
             update(table)
             .where(table.c.id.in_(part), table.c.canonical_id.is_not(None))
@@ -192,7 +214,7 @@ def link_listings(
     # (in any order: a key's holders come in the index's order whatever the order asked,
     # and sorting a batch's 25,000 probe keys took 11-14 ms)
     probe_keys = set().union(*probes.values())
-    members: dict[str, list[int]] = defaultdict(list)
+    members: dict[int, list[int]] = defaultdict(list)
     for key, oid in select_plain_in(
         session, OpportunityBlock, ("key", "opportunity_id"), "key", list(probe_keys)
     ):
@@ -203,6 +225,8 @@ def link_listings(
     # in the key index's order (a key's rows in batch order: the index orders them itself)
     stored.sort(key=itemgetter(0))
     insert_plain_rows(session, OpportunityBlock, ("key", "opportunity_id"), stored)
+    carried.sort()  # in the primary key's order
+    insert_plain_rows(session, OpportunityRef, ("opportunity_id", "value"), carried)
     for sharing in members.values():
         if KEY_CAP < len(sharing) <= dedupe.BLOCK_CAP:
             sharing.sort()
@@ -318,12 +342,11 @@ def _members(session: Session, roots: Collection[int]) -> dict[int, set[int]]:
 def _load(
     session: Session, ids: Iterable[int], compared: Collection[int] | None = None
 ) -> dict[int, tuple[dedupe.Features | None, int | None]]:
-    """Stored opportunities by id: their dedupe features (published ids from their 'i:'
-    keys), for the ``compared`` ones only (default: all; None for the others), and their
-    links."""
+    """Stored opportunities by id: their dedupe features (with what ``opportunityref``
+    keeps of them: published ids, the buyer's reference, suppliers), for the ``compared``
+    ones only (default: all; None for the others), and their links."""
     db = _db(session)
     table = Opportunity.__table__  # type: ignore[attr-defined]
-    blocks = OpportunityBlock.__table__  # type: ignore[attr-defined]
     ordered = sorted(ids)
     refs: dict[int, list[str]] = defaultdict(list)
     carried: dict[int, dict[str, Any]] = defaultdict(dict)
@@ -344,11 +367,9 @@ def _load(
                 missing.append(oid)
         if not missing:
             continue
-        q = select(blocks.c.opportunity_id, blocks.c.key).where(
-            blocks.c.opportunity_id.in_(missing),
-            or_(blocks.c.key.like("i:%"), *(blocks.c.key.like(f"{p}%") for p in CARRIED)),
-        )
-        for oid, key in session.execute(q):
+        for oid, key in select_plain_in(
+            session, OpportunityRef, ("opportunity_id", "value"), "opportunity_id", missing
+        ):
             if key.startswith("i:"):
                 refs[oid].append(key[2:])  # "i:<published identifier>"
             elif key.startswith("tref:"):

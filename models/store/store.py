@@ -16,7 +16,7 @@ import multiprocessing.util
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -31,7 +31,6 @@ from sqlmodel import Session
 from bidbell import jsoncodec
 from bidbell.clock import published as read_instant
 from models.classify import classify_opportunity
-from models.dedupe.features import Features
 from models.formats import normalise
 from models.formats.fields import NormaliseError, NoticeFields
 from models.store.db import background_checkpoints
@@ -658,41 +657,6 @@ class Derived:
     linkage: Linkage  # dedupe features and keys (listings.linkage)
     # PostgreSQL: opportunity.search_vector of ``merged``, in its binary form, if asked for
     search: bytes | None = None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Sent from the workers with the keys of its linkage each as one string: a batch's
-        # 40,000-odd short key strings pickled one by one were a third of its pickling and
-        # loading, and nothing else here is cheaper to send (1,000 notices: 141 -> 82 ms
-        # dumped and loaded, with Features' own reduce). A set holding the separator (keys
-        # are normalised words and ids: only a buyer's id could hold it) goes as it is.
-        f, stored, probes = self.linkage
-        head = (self.notices, self.merged, self.digest, f)
-        return (_derived, (*head, _joined(stored), _joined(probes), self.search))
-
-
-_KEY_SEP = "\x1f"  # ASCII unit separator, as upsert.select_in joins text values
-
-
-def _joined(keys: Collection[str]) -> str | Collection[str]:
-    text = _KEY_SEP.join(keys)
-    return text if text.count(_KEY_SEP) == len(keys) - 1 and keys else keys
-
-
-def _split(keys: str | Collection[str]) -> Collection[str]:
-    return keys.split(_KEY_SEP) if isinstance(keys, str) else keys
-
-
-def _derived(
-    notices: frozenset[tuple[str, str]],
-    merged: dict[str, Any],
-    digest: str,
-    f: Features,
-    stored: str | Collection[str],
-    probes: str | Collection[str],
-    search: bytes | None,
-) -> Derived:
-    linkage = (f, _split(stored), _split(probes))
-    return Derived(notices, merged, digest, linkage, search)
 
 
 # A batch parsed: its records prepared, and what they say of their opportunities.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.store.types import JSONType, PayloadJSON, UTCDateTime
@@ -103,12 +103,30 @@ class Opportunity(SQLModel, table=True):
 
 class OpportunityBlock(SQLModel, table=True):
     """Blocking keys of an opportunity (buyer word x deadline day, reference, ...): where
-    the store looks for other listings of the same procurement."""
+    the store looks for other listings of the same procurement. Each key is kept as its
+    64-bit hash (``listings.key_hash``; 0016): a B-tree of integers is written and probed
+    faster than one of 25-character strings, and a key is never read back as text."""
 
-    key: str = Field(primary_key=True, max_length=160)
+    # WITHOUT ROWID on SQLite: the primary key is the table (one B-tree, not a rowid table
+    # and an index beside it)
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     # an opportunity's id, without a foreign key: the store writes keys only for rows it
     # has just inserted or read, and checking each cost PostgreSQL 0.06 ms a notice (0013)
     opportunity_id: int = Field(primary_key=True, index=True)
+
+
+class OpportunityRef(SQLModel, table=True):
+    """What a stored opportunity's comparison needs beyond its columns, as text (0016):
+    the identifiers its notices publish ("i:..."), the buyer's own reference ("tref:...")
+    and the suppliers an award names ("sup:..."). Written with its blocking keys; read
+    back when a stored row is compared (``listings._load``)."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    opportunity_id: int = Field(primary_key=True)
+    value: str = Field(primary_key=True, max_length=160)
 
 
 class OpportunityEvent(SQLModel, table=True):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     bindparam,
+    cast,
     func,
     insert,
     literal_column,
@@ -439,6 +440,12 @@ def select_in(
         # one string 2 ms
         joined = bindparam("probe_values", _SEP.join(unique), type_=Text())
         array = func.string_to_array(joined, _SEP, type_=postgresql.ARRAY(Text()))
+    elif all(type(v) is int for v in unique):
+        # integers the same way, as decimal text cast by the server: the driver dumps a
+        # list of ints one by one in Python (a batch's 25,000 hashed probe keys: 0.029 ms
+        # a notice of the writer's time, against 0.004 so)
+        joined = bindparam("probe_values", ",".join(map(str, unique)), type_=Text())
+        array = cast(func.string_to_array(joined, ","), postgresql.ARRAY(column.type))
     else:
         array = bindparam("probe_values", unique, type_=postgresql.ARRAY(column.type))
     probe = func.unnest(array).table_valued("v").render_derived(name="probe")

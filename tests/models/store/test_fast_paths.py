@@ -1,5 +1,5 @@
 """The store's dialect fast paths (models.store.upsert) on SQLite and PostgreSQL: the same
-rows as the plain query, and the storage settings of migrations 0012, 0013 and 0014."""
+rows as the plain query, and the storage settings of migrations 0012 to 0016."""
 
 from __future__ import annotations
 
@@ -13,12 +13,18 @@ import orjson
 import psycopg
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
+from bench.common import scaled_records
+from models import dedupe
 from models.store.db import alembic_config, make_engine
-from models.store.tables import Notice, Opportunity, OpportunityBlock
+from models.store.listings import _load, _rare_words, key_hash
+from models.store.store import store_records
+from models.store.tables import Notice, Opportunity, OpportunityBlock, OpportunityRef
 from models.store.types import LZ4_MAGIC
 from models.store.upsert import (
     insert_plain_rows,
@@ -49,25 +55,44 @@ def _opportunities(s: Session, n: int) -> list[int]:
 
 
 def test_select_plain_in_returns_each_matching_row_once(engine) -> None:
+    """Text values (one joined parameter on PostgreSQL, IN lists on SQLite)."""
+    cols = ("value", "opportunity_id")
     with Session(engine) as s:
         ids = _opportunities(s, 30)
         rows = [(f"k:{i % 7}", oid) for i, oid in enumerate(ids)] + [("shared", ids[0])]
-        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), rows)
+        insert_plain_rows(s, OpportunityRef, cols, rows)
         # keys asked twice, keys stored nowhere, and more keys than one IN list would take
         probe = ["k:1", "k:1", "k:3", "shared", "absent"] + [f"none:{i}" for i in range(6000)]
-        got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", probe)
-        q = select(OpportunityBlock.key, OpportunityBlock.opportunity_id).where(
-            OpportunityBlock.key.in_(["k:1", "k:3", "shared"])  # type: ignore[attr-defined]
+        got = select_plain_in(s, OpportunityRef, cols, "value", probe)
+        q = select(OpportunityRef.value, OpportunityRef.opportunity_id).where(
+            OpportunityRef.value.in_(["k:1", "k:3", "shared"])  # type: ignore[attr-defined]
         )
         want = sorted(tuple(r) for r in s.execute(q))
         assert sorted(got) == want and len(want) == len(set(want)) == 10
-        assert select_plain_in(s, OpportunityBlock, ("key",), "key", []) == []
+        assert select_plain_in(s, OpportunityRef, ("value",), "value", []) == []
         # a value holding the separator of PostgreSQL's joined text parameter: sent as an array
         odd = "k:\x1f:1"
-        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [(odd, ids[1])])
-        got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", [odd, "k:1"])
+        insert_plain_rows(s, OpportunityRef, cols, [(odd, ids[1])])
+        got = select_plain_in(s, OpportunityRef, cols, "value", [odd, "k:1"])
         assert sorted(got) == sorted([(odd, ids[1]), *(r for r in want if r[0] == "k:1")])
-        assert select_plain_in(s, OpportunityBlock, ("key",), "key", ["k:"]) == []
+        assert select_plain_in(s, OpportunityRef, ("value",), "value", ["k:"]) == []
+
+
+def test_select_plain_in_of_hashed_keys(engine) -> None:
+    """64-bit integer values (hashed blocking keys, ``key_hash``: the whole signed range;
+    one text parameter cast by the server on PostgreSQL), asked twice, absent, and more
+    than one IN list holds."""
+    cols = ("key", "opportunity_id")
+    keys = [key_hash(f"k:{i % 7}") for i in range(30)] + [-(2**63), 2**63 - 1, 0]
+    assert len(set(keys)) == 10 and min(keys) < 0 < max(keys)
+    with Session(engine) as s:
+        ids = _opportunities(s, len(keys))
+        insert_plain_rows(s, OpportunityBlock, cols, list(zip(keys, ids, strict=True)))
+        asked = [keys[1], keys[1], keys[3], -(2**63), 2**63 - 1, key_hash("absent")]
+        asked += list(range(1, 6001))
+        got = select_plain_in(s, OpportunityBlock, cols, "key", asked)
+        want = sorted((k, i) for k, i in zip(keys, ids, strict=True) if k in set(asked))
+        assert sorted(got) == want and len(want) == 11  # k:1 5 rows, k:3 4, the ends 1 each
 
 
 def test_next_ids_are_the_ids_inserts_would_get(engine) -> None:
@@ -111,9 +136,11 @@ def test_select_in_returns_the_rows_of_a_plain_in_typed(engine) -> None:
 def test_select_plain_in_leaves_the_planner_settings_as_they_were(engine) -> None:
     with Session(engine) as s:
         ids = _opportunities(s, 2)
-        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("a", ids[0])])
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [(7, ids[0])])
+        insert_plain_rows(s, OpportunityRef, ("value", "opportunity_id"), [("a", ids[0])])
         before = s.execute(text("SHOW enable_seqscan")).scalar_one()
-        assert select_plain_in(s, OpportunityBlock, ("opportunity_id",), "key", ["a"]) == [
+        assert select_plain_in(s, OpportunityBlock, ("opportunity_id",), "key", [7]) == [(ids[0],)]
+        assert select_plain_in(s, OpportunityRef, ("opportunity_id",), "value", ["a"]) == [
             (ids[0],)
         ]
         assert s.execute(text("SHOW enable_seqscan")).scalar_one() == before == "on"
@@ -210,6 +237,51 @@ def test_0015_down_and_up_keeps_the_search_vectors(db_url: str) -> None:
     assert step("o3") == ("", ["o1", "o2", "o3"])
 
 
+NOW = datetime(2026, 10, 6, 18, 0, tzinfo=UTC)
+
+
+def test_0016_hashes_the_keys_a_store_of_0015_wrote(db_url: str) -> None:
+    """0016 up from the text keys a store of 0015 wrote (each row's listing keys and what it
+    carried, as linking worked them out), with real releases: the keys and refs are those
+    today's store writes; down again, the text table holds the refs back. The migrated
+    tables match the models."""
+    cfg = alembic_config(db_url)
+    records = list(scaled_records(400))
+    with _session(db_url) as s:
+        store_records(s, records, now=NOW, commit_batches=True)
+        blocks = sorted(s.execute(text("SELECT key, opportunity_id FROM opportunityblock")))
+        refs = sorted(s.execute(text("SELECT opportunity_id, value FROM opportunityref")))
+        ids = list(s.execute(text("SELECT id FROM opportunity")).scalars())
+        text_keys = []  # as 0015's linking wrote them
+        for oid, (f, _c) in _load(s, ids).items():
+            assert f is not None
+            stored, _probes = dedupe.listing_key_sets(f, _rare_words(f))
+            stored |= {f"sup:{x}" for x in f.suppliers}
+            stored |= {f"tref:{f.tender_ref}"} if f.tender_ref else set()
+            text_keys += [(k[:160], oid) for k in stored]
+    assert len(blocks) > 10 * len(ids) and len(refs) > len(ids) and len(ids) > 300
+    assert any(v.startswith("tref:") for _o, v in refs) and any(
+        v.startswith("i:") for _o, v in refs
+    )
+    command.downgrade(cfg, "0015")
+    with _session(db_url) as s:
+        assert sorted(s.execute(text("SELECT opportunity_id, key FROM opportunityblock"))) == refs
+        s.execute(text("DELETE FROM opportunityblock"))
+        s.execute(
+            text("INSERT INTO opportunityblock (key, opportunity_id) VALUES (:k, :o)"),
+            [{"k": k, "o": o} for k, o in text_keys],
+        )
+        s.commit()
+    command.upgrade(cfg, "head")
+    with _session(db_url) as s:
+        assert sorted(s.execute(text("SELECT key, opportunity_id FROM opportunityblock"))) == blocks
+        assert sorted(s.execute(text("SELECT opportunity_id, value FROM opportunityref"))) == refs
+        conn = s.connection()
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    ours = [d for d in diff if "opportunityblock" in repr(d) or "opportunityref" in repr(d)]
+    assert ours == [], ours
+
+
 def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
     """Down to 0012 (JSONB payloads, keys checked against opportunities) with data in it,
     and up again: the payloads read back the same, the keys are kept, and a key of an
@@ -233,9 +305,9 @@ def test_0013_down_and_up_keeps_payloads_and_keys(db_url: str) -> None:
     with _session(db_url) as s:
         assert s.exec(select(Notice.payload)).one() == payload
         assert s.exec(select(OpportunityBlock.key, OpportunityBlock.opportunity_id)).all() == [
-            ("k", oid)
+            (key_hash("k"), oid)  # (hashed by 0016)
         ]
-        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [("k", oid + 9)])
+        insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), [(1, oid + 9)])
         s.commit()
 
 
@@ -325,14 +397,14 @@ def test_inserts_split_over_several_statements_store_every_row(engine, monkeypat
 
     monkeypatch.setattr(upsert_mod, "SQLITE_PARAMS", 100)  # 2 opportunity rows a statement
     rows = [{"ocid": f"ocds-split-{i}", "title": f"Gritting route {i}", **_LISTS} for i in range(7)]
-    keys = [(f"key:{i % 3}", i + 1) for i in range(250)]  # 50 a statement
+    keys = [(i % 3, i + 1) for i in range(250)]  # 50 a statement
     with Session(engine) as s:
         insert_rows(s, Opportunity, rows)
         ids = dict(s.execute(select(Opportunity.ocid, Opportunity.id)).all())
         assert sorted(ids) == sorted(r["ocid"] for r in rows)
         insert_plain_rows(s, OpportunityBlock, ("key", "opportunity_id"), keys)
-        got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", ["key:1"])
-        assert sorted(got) == sorted(k for k in keys if k[0] == "key:1")
+        got = select_plain_in(s, OpportunityBlock, ("key", "opportunity_id"), "key", [1])
+        assert sorted(got) == sorted(k for k in keys if k[0] == 1)
         notices = [
             {"source": "s", "source_id": f"n{i}", "ocid": f"o{i}", "content_hash": "h1",
              "payload": {"id": i}}

@@ -206,6 +206,9 @@ def _stored_state(s: Session) -> tuple[dict[str, Any], list[Any], list[Any]]:
     blocks = sorted(
         (key, ocid[oid])
         for key, oid in s.execute(text("SELECT key, opportunity_id FROM opportunityblock"))
+    ) + sorted(  # (hashed keys, then what linking reads back as text)
+        (value, ocid[oid])
+        for oid, value in s.execute(text("SELECT opportunity_id, value FROM opportunityref"))
     )
     events = sorted(
         (ocid[oid], kind, version)

@@ -17,7 +17,8 @@ from bench.pairs.recipe import load_pairs
 from bench.pairs.store_eval import store_pair_decisions
 from bench.quality import precision_recall
 from matching.alerts import create_alerts
-from models.store.listings import count_listings, listings_of
+from models import dedupe
+from models.store.listings import _load, _rare_words, count_listings, key_hashes, listings_of
 from models.store.queries import opportunity_json
 from models.store.store import rebuild_all, store_records
 from models.store.tables import Opportunity, OpportunityBlock
@@ -104,12 +105,21 @@ def test_a_listing_that_changes_into_something_else_is_let_go(engine, fts_files)
         second = _opp(s, "bidbell-kent_business_portal-5b1e0c2a-aldbanks")
         assert r.opportunities_changed == 1 and r.listings_linked == 0
         assert second.canonical_id is None and second.duplicate_reasons == []
-        # its keys are its own, rewritten (no stale key of the old closing day)
-        keys = s.exec(
-            select(OpportunityBlock.key).where(OpportunityBlock.opportunity_id == second.id)
-        ).all()
-        assert any(k.endswith("d:2027-01-21") for k in keys)
-        assert not any(k.endswith("d:2026-11-05") for k in keys)
+        # its keys are its own, rewritten (no stale key of the old closing day): the keys
+        # of its features as linking reads them back, hashed as the store keeps them
+        keys = set(
+            s.exec(
+                select(OpportunityBlock.key).where(OpportunityBlock.opportunity_id == second.id)
+            ).all()
+        )
+        assert second.id is not None
+        f = _load(s, [second.id])[second.id][0]
+        assert f is not None
+        mine, _probes = dedupe.listing_key_sets(f, _rare_words(f))
+        assert keys == set(key_hashes(mine))
+        new_day = [k for k in mine if k.endswith("d:2027-01-21")]
+        old_day = [k.replace("d:2027-01-21", "d:2026-11-05") for k in new_day]
+        assert new_day and not keys & set(key_hashes(old_day))
 
 
 def test_restoring_changes_no_links(engine, fts_files) -> None:

@@ -40,6 +40,7 @@ def test_migrations_create_every_table(engine, db_url) -> None:
         "ingesterror",
         "opportunityevent",
         "opportunityblock",
+        "opportunityref",
         "alembic_version",
     } <= names
     head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
