@@ -121,13 +121,16 @@ def _rare_words(f: dedupe.Features) -> list[str]:
 REF_CHARS = 160  # the length of opportunityref.value
 
 
-def _carried_values(f: dedupe.Features) -> set[str]:
-    values = {f"i:{i}" for i in f.ids}
-    values.update([f"sup:{s}" for s in f.suppliers])
+def _carried_values(f: dedupe.Features) -> list[str]:
+    """A row's ``opportunityref`` values, each once (a list: the kinds' prefixes differ, and
+    ids and suppliers are sets; only values cut to the column's length can meet)."""
+    values = [f"i:{i}" for i in f.ids]
+    if f.suppliers:
+        values += [f"sup:{s}" for s in f.suppliers]
     if f.tender_ref:
-        values.add(f"tref:{f.tender_ref}")
-    if any(len(v) > REF_CHARS for v in values):
-        values = {v[:REF_CHARS] for v in values}
+        values.append(f"tref:{f.tender_ref}")
+    if values and max(map(len, values)) > REF_CHARS:
+        values = list(dict.fromkeys(v[:REF_CHARS] for v in values))
     return values
 
 
