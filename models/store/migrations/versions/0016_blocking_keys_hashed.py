@@ -18,12 +18,17 @@ award ("sup:..."). Those values move to ``opportunityref`` (the "i:" keys are pr
 they stay in ``opportunityblock`` as hashes); "tref:" and "sup:" were never probed and
 leave ``opportunityblock``.
 
+The upgrade hashes the stored keys in Python, a slice at a time (230,288 keys of 20,000
+notices: 2.0 s on SQLite, 3.4 s on PostgreSQL).
+
 Downgrade: the text of a hashed key cannot be recovered. The table gets its text column
 back with the values of ``opportunityref``; the other keys are made again by ``bidbell
 reclassify`` (it judges every row's links afresh and writes its keys).
 """
 
 from __future__ import annotations
+
+import logging
 
 import sqlalchemy as sa
 import xxhash
@@ -36,6 +41,7 @@ depends_on = None
 
 _HALF = 1 << 63
 _READ = 20_000  # keys read and written at a time
+log = logging.getLogger(__name__)
 
 
 def _hash(key: str) -> int:
@@ -78,12 +84,17 @@ def upgrade() -> None:
         "INSERT INTO opportunityblock_hashed (key, opportunity_id) VALUES (:k, :o) "
         "ON CONFLICT DO NOTHING"  # two keys of one row with one hash: once
     )
-    last = ("", -1)
+    total = bind.execute(sa.text("SELECT count(*) FROM opportunityblock")).scalar_one()
+    log.info(
+        "0016: hashing %d blocking keys (measured: 230,288 in 2 s on SQLite, 3.4 s on PostgreSQL)",
+        total,
+    )
+    last, done = ("", -1), 0
     while True:  # in key order, a slice at a time: memory bounded on a large store
         rows = bind.execute(
             sa.text(
                 "SELECT key, opportunity_id FROM opportunityblock "
-                "WHERE (key > :k OR (key = :k AND opportunity_id > :o)) "
+                "WHERE (key, opportunity_id) > (:k, :o) "  # row values: the index's order
                 "AND key NOT LIKE 'tref:%' AND key NOT LIKE 'sup:%' "
                 "ORDER BY key, opportunity_id LIMIT :n"
             ),
@@ -93,6 +104,9 @@ def upgrade() -> None:
             break
         bind.execute(insert, [{"k": _hash(k), "o": o} for k, o in rows])
         last = (rows[-1][0], rows[-1][1])
+        done += len(rows)
+        if done % 500_000 < _READ:
+            log.info("0016: %d of %d blocking keys hashed", done, total)
     op.drop_index("ix_opportunityblock_opportunity_id", table_name="opportunityblock")
     op.drop_table("opportunityblock")
     op.rename_table("opportunityblock_hashed", "opportunityblock")
