@@ -116,6 +116,11 @@ def serve_all(host: str, port: int, web: bool) -> int:
     # SIGTERM ends the block below like Ctrl-C (the runner sets its own handler once it
     # runs; before that, this one).
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started in the background by a shell without job control (`bidbell serve &` in a
+        # script): SIGINT arrives ignored, and the runner is stopped by a SIGINT of our own
+        # (``_as_ctrl_c``), which would then never arrive: SIGTERM stopped nothing.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if own_server:
             typer.echo("starting the Prefect server ...", err=True)

@@ -81,8 +81,15 @@ def test_serve_collects_alerts_and_digests_on_schedule(
                    sub_kind="cvs", areas_served=["UKJ", "UKH"], frequency="weekly")  # fmt: skip
     dispose_engines()
     web_port = free_port()
+    # started as a shell script's `bidbell serve &` starts it: SIGINT ignored (SIGTERM must
+    # still stop it all)
+    serve = [sys.executable, "-m", "cli.main", "serve", "--port", str(web_port)]
+    ignoring_sigint = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "os.execv(sys.executable, sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--port", str(web_port)],
+        [sys.executable, "-c", ignoring_sigint, *serve],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -96,7 +103,12 @@ def test_serve_collects_alerts_and_digests_on_schedule(
         assert httpx.get(f"http://127.0.0.1:{web_port}/", timeout=10).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=90)
+        try:
+            out, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # not left running past the test
+            out, err = proc.communicate()
+            pytest.fail(f"serve did not stop within 90 s of SIGTERM:\n{out}{err}")
     assert proc.returncode == 0, out + err
     assert not NOISE.search(out + err), out + err
     assert "serving collect-find_a_tender: every 15 s" in out
