@@ -442,8 +442,8 @@ def select_in(
         array = func.string_to_array(joined, _SEP, type_=postgresql.ARRAY(Text()))
     elif all(type(v) is int for v in unique):
         # integers the same way, as decimal text cast by the server: the driver dumps a
-        # list of ints one by one in Python (a batch's 25,000 hashed probe keys: 0.029 ms
-        # a notice of the writer's time, against 0.004 so)
+        # list of ints one by one in Python (``select_plain_in`` with a batch's 25,000
+        # hashed probe keys: 0.0385 ms a notice of the writer's CPU so, 0.0148 this way)
         joined = bindparam("probe_values", ",".join(map(str, unique)), type_=Text())
         array = cast(func.string_to_array(joined, ","), postgresql.ARRAY(column.type))
     else:
