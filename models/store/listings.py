@@ -9,7 +9,7 @@ canonical row's listings are itself and the rows that point at it.
 Candidates come from SQL, not from a scan: every opportunity writes its blocking keys to
 ``opportunityblock`` (buyer word x closing day, buyer word x publication week, rare title
 word x day/week, published identifiers, references in the title: ``models.dedupe``; each
-as its 64-bit hash, ``key_hash``), stored exactly and probed with the spread (closing day
+as its 64-bit hash, ``key_hashes``), stored exactly and probed with the spread (closing day
 +-1, publication week +-1), so two rows meet when their keys are near. Beside them, in
 ``opportunityref``, each row keeps what its notices say and an opportunity row does not
 hold (the identifiers they publish, the buyer's reference, the awarded suppliers), so a
@@ -137,23 +137,24 @@ def _carried_values(f: dedupe.Features) -> list[str]:
 _HALF = 1 << 63
 
 
-def key_hash(key: str) -> int:
-    """A blocking key as the store keeps and probes it (``opportunityblock.key``): the xxh3
-    64-bit hash of its UTF-8, as a signed integer (both databases' 64-bit integer). Keys
-    are only ever compared for equality; two keys with one hash (about one pair in 2^64)
-    would make their rows candidates, which the comparison then judges."""
-    return xxhash.xxh3_64_intdigest(key.encode()) - _HALF
-
-
 def key_hashes(keys: Iterable[str]) -> array[int]:
-    """``key_hash`` of each key, packed (an array pickles as its bytes: the parsing workers
-    send a batch's 40,000-odd keys to the writer)."""
+    """Blocking keys as the store keeps and probes them (``opportunityblock.key``): the xxh3
+    64-bit hash of each key's UTF-8, as a signed integer (both databases' 64-bit integer),
+    packed (an array pickles as its bytes: the parsing workers send a batch's 40,000-odd
+    keys to the writer). Keys are only ever compared for equality; two keys with one hash
+    (about one pair in 2^64) would make their rows candidates, which the comparison then
+    judges."""
     digest = xxhash.xxh3_64_intdigest
     return array("q", [digest(k.encode()) - _HALF for k in keys])
 
 
+def key_hash(key: str) -> int:
+    """One key as ``key_hashes`` keeps it."""
+    return key_hashes((key,))[0]
+
+
 # A row as linking reads it: its dedupe features, the keys it is stored under and the keys
-# it probes with (``key_hash``es). Pure: worked out where the notices are parsed when it
+# it probes with (``key_hashes``). Pure: worked out where the notices are parsed when it
 # can be (models.store.store.Derived).
 Linkage = tuple[dedupe.Features, Collection[int], Collection[int]]
 

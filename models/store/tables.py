@@ -104,7 +104,7 @@ class Opportunity(SQLModel, table=True):
 class OpportunityBlock(SQLModel, table=True):
     """Blocking keys of an opportunity (buyer word x deadline day, reference, ...): where
     the store looks for other listings of the same procurement. Each key is kept as its
-    64-bit hash (``listings.key_hash``; 0016): a B-tree of integers is written and probed
+    64-bit hash (``listings.key_hashes``; 0016): a B-tree of integers is written and probed
     faster than one of 25-character strings, and a key is never read back as text."""
 
     # WITHOUT ROWID on SQLite: the primary key is the table (one B-tree, not a rowid table
